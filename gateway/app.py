@@ -1,0 +1,149 @@
+"""create_app(): routes, middleware, error handlers and the lifespan that owns every resource."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+from databases import Database
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway import __version__, logs, routes
+from gateway.errors import GatewayError, error_body
+from gateway.llm import LLM, MockLLM
+from gateway.settings import ConfigError, Settings, mask_url
+from gateway.store import Store
+from gateway.streaming import Streams, stream_endpoint
+
+log = logging.getLogger("gateway")
+app: Starlette  # built on first access by __getattr__ below
+SHUTDOWN_FINALISE_SECONDS = 5.0
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and .env; a bad value ends the process with one line."""
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        print(f"gateway: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def make_llm(settings: Settings) -> LLM:
+    if settings.openai_api_key:
+        from gateway.upstream import OpenAI
+
+        llm: LLM = OpenAI(settings)
+        return llm
+    return MockLLM(delay=settings.mock_delay_seconds)
+
+
+def make_database(settings: Settings) -> Database:
+    if settings.database_kind == "sqlite":
+        return Database(settings.database_url, timeout=30)
+    return Database(settings.database_url, min_size=1, max_size=20)
+
+
+def json_error(
+    request: Request, status: int, type_: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = error_body(type_, message, logs.request_id(request.scope))
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+async def gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return json_error(request, exc.status, exc.type, exc.message, exc.headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    type_ = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return json_error(request, exc.status_code, type_, str(exc.detail), dict(exc.headers or {}))
+
+
+async def housekeeping(store: Store, streams: Streams, settings: Settings) -> None:
+    """Keep this process's live streams marked alive, and sweep the ones a crash left behind."""
+    stale = dt.timedelta(seconds=settings.stale_stream_seconds)
+    while True:
+        await asyncio.sleep(settings.heartbeat_seconds)
+        try:
+            await store.heartbeat(streams.instance_id)
+            swept = await store.sweep(stale)
+            if swept:
+                log.warning("marked %d abandoned streams interrupted", swept)
+        except Exception as exc:
+            log.warning("housekeeping failed: %s", exc)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    if settings is None:
+        settings = load_settings()
+    logs.configure(settings.log_json, settings.log_level)
+    cfg = settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        database = make_database(cfg)
+        await database.connect()
+        if cfg.database_kind == "sqlite":
+            await database.execute("PRAGMA journal_mode=WAL")
+        store = Store(database, cfg.database_kind)
+        streams = Streams()
+        llm = make_llm(cfg)
+        try:
+            swept = await store.sweep(dt.timedelta(seconds=cfg.stale_stream_seconds))
+        except Exception as exc:
+            log.warning("start-up sweep failed: %s", exc)
+            swept = 0
+        log.info(
+            "gateway %s starting: llm=%s database=%s limiter=%s; %d abandoned streams marked interrupted",
+            __version__,
+            llm.name if llm.name == "mock" else f"openai ({cfg.openai_base_url}, model {cfg.openai_model})",
+            mask_url(cfg.database_url),
+            "off",
+            swept,
+        )
+        chores = asyncio.ensure_future(housekeeping(store, streams, cfg))
+        try:
+            yield {"settings": cfg, "store": store, "llm": llm, "streams": streams}
+        finally:
+            chores.cancel()
+            await streams.shutdown(SHUTDOWN_FINALISE_SECONDS)
+            with contextlib.suppress(Exception):
+                await store.sweep(dt.timedelta(0), instance_id=streams.instance_id)
+            await llm.aclose()
+            await database.disconnect()
+
+    app = Starlette(
+        routes=[
+            Route("/health", routes.health),
+            Route("/stream", stream_endpoint, methods=["GET", "POST"]),
+            Route("/history", routes.list_history),
+            Route("/history/{record_id}", routes.get_history, methods=["GET"]),
+            Route("/history/{record_id}", routes.delete_history, methods=["DELETE"]),
+        ],
+        middleware=[Middleware(logs.RequestContext)],
+        exception_handlers={GatewayError: gateway_error, HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `gateway.app:app` is built on first use, so importing this module reads no environment.
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

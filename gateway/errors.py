@@ -1,0 +1,80 @@
+"""The gateway's error tree, and the one function that turns an error into a JSON body.
+
+GatewayError                      any error a client is told about, with its HTTP status
+ ├── BadRequest          400      malformed JSON, or the upstream rejected the request
+ ├── Unauthorized        401      missing, invalid or revoked key (with WWW-Authenticate)
+ ├── NotFound            404      unknown, or not the caller's
+ ├── PayloadTooLarge     413      body over MAX_BODY_BYTES
+ ├── UnsupportedMedia    415      POST without application/json
+ ├── Invalid             422      a field is wrong; the message names it
+ ├── RateLimited         429      with Retry-After
+ ├── UpstreamError       502      the upstream failed (its auth failures included)
+ ├── UpstreamBusy        503      the upstream is still rate-limiting (with Retry-After)
+ ├── Unavailable         503      the gateway's own database cannot be reached
+ └── UpstreamTimeout     504      the upstream did not answer in time
+"""
+
+from __future__ import annotations
+
+import json
+
+
+class GatewayError(Exception):
+    status = 500
+    type = "internal_error"
+
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(GatewayError):
+    status, type = 400, "bad_request"
+
+
+class Unauthorized(GatewayError):
+    status, type = 401, "unauthorized"
+
+
+class NotFound(GatewayError):
+    status, type = 404, "not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    status, type = 413, "payload_too_large"
+
+
+class UnsupportedMedia(GatewayError):
+    status, type = 415, "unsupported_media_type"
+
+
+class Invalid(GatewayError):
+    status, type = 422, "invalid_request"
+
+
+class RateLimited(GatewayError):
+    status, type = 429, "rate_limited"
+
+
+class UpstreamError(GatewayError):
+    status, type = 502, "upstream_error"
+
+
+class UpstreamBusy(GatewayError):
+    status, type = 503, "upstream_rate_limited"
+
+
+class Unavailable(GatewayError):
+    status, type = 503, "unavailable"
+
+
+class UpstreamTimeout(GatewayError):
+    status, type = 504, "upstream_timeout"
+
+
+def error_body(type_: str, message: str, request_id: str | None = None) -> bytes:
+    error: dict[str, str] = {"type": type_, "message": message}
+    if request_id is not None:
+        error["request_id"] = request_id
+    return json.dumps({"error": error}, separators=(",", ":"), ensure_ascii=False).encode()

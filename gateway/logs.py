@@ -1,0 +1,141 @@
+"""Logging: the JSON formatter, the request-id context variable, and the request middleware.
+
+`RequestContext` is pure ASGI: it picks the request id (the client's when it is a sane token),
+puts it in a context variable so every log line of the request carries it, adds `X-Request-ID`
+to every response, turns an unexpected exception into a JSON 500 without a stack trace, and
+writes exactly one access line when the request ends (for a stream, when the stream ends).
+Handlers add fields to that line through `fields(scope)`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import error_body
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+access_log = logging.getLogger("gateway.access")
+
+_SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+FIELDS_KEY = "gateway.log"
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
+        return True
+
+
+def configure(json_lines: bool, level: str) -> None:
+    """One handler on the root logger; uvicorn's error log joins it, its access log is off."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(RequestIdFilter())
+    if json_lines:
+        handler.setFormatter(
+            JsonFormatter(
+                "%(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"levelname": "level", "name": "logger"},
+                timestamp="time",
+                json_ensure_ascii=False,
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False
+    uvicorn_access.disabled = True
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def fields(scope: Scope) -> dict[str, Any]:
+    """The access line's extra fields for this request (a handler may add to them)."""
+    return scope.setdefault(FIELDS_KEY, {})  # type: ignore[no-any-return]
+
+
+def request_id(scope: Scope) -> str:
+    return str(fields(scope).get("request_id") or request_id_var.get() or "")
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _SANE_ID.fullmatch(text) else None
+    return None
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _incoming_id(scope) or new_request_id()
+        token = request_id_var.set(rid)
+        extra = fields(scope)
+        extra["request_id"] = rid
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["x-request-id"] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logging.getLogger("gateway").exception("unhandled error in %s %s", scope["method"], scope["path"])
+            if status == 0:
+                status = 500
+                body = error_body("internal_error", "the gateway failed to handle this request", rid)
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            client = scope.get("client")
+            extra.update(
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                client=client[0] if client else None,
+            )
+            extra.setdefault("key", None)
+            access_log.info("%s %s %s", scope["method"], scope["path"], status, extra=extra)
+            request_id_var.reset(token)

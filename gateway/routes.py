@@ -1,0 +1,66 @@
+"""Health and history routes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway import __version__
+from gateway.errors import Invalid, NotFound
+from gateway.inputs import parse_int, parse_uuid
+from gateway.settings import Settings
+from gateway.store import BadCursor, Store, decode_cursor
+
+HEALTH_TIMEOUT = 2.0
+
+
+async def health(request: Request) -> Response:
+    settings: Settings = request.state.settings
+    store: Store = request.state.store
+    body = {"status": "ok", "database": "ok", "llm": settings.llm_name, "version": __version__}
+    try:
+        await asyncio.wait_for(store.ping(), timeout=HEALTH_TIMEOUT)
+    except Exception:
+        body.update(status="unavailable", database="error")
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(body)
+
+
+def _record_id(request: Request) -> uuid.UUID:
+    return parse_uuid(request.path_params["record_id"], "id")
+
+
+async def list_history(request: Request) -> Response:
+    store: Store = request.state.store
+    query = request.query_params
+    limit = parse_int(query.get("limit", "10"), "limit", 1, 100)
+    offset = parse_int(query.get("offset", "0"), "offset", 0)
+    conversation_id = parse_uuid(query["conversation_id"], "conversation_id") if "conversation_id" in query else None
+    before = None
+    if "before" in query:
+        try:
+            before = decode_cursor(query["before"])
+        except BadCursor:
+            raise Invalid("before is not a cursor this gateway issued") from None
+    page = await store.page(limit=limit, offset=offset, conversation_id=conversation_id, before=before)
+    return JSONResponse({"items": page.items, "total": page.total, "limit": limit, "offset": offset, "next": page.next})
+
+
+async def get_history(request: Request) -> Response:
+    store: Store = request.state.store
+    record_id = _record_id(request)
+    record = await store.get(record_id)
+    if record is None:
+        raise NotFound(f"record {record_id} not found")
+    return JSONResponse(record)
+
+
+async def delete_history(request: Request) -> Response:
+    store: Store = request.state.store
+    record_id = _record_id(request)
+    if not await store.delete(record_id):
+        raise NotFound(f"record {record_id} not found")
+    return Response(status_code=204)

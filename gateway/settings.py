@@ -1,0 +1,207 @@
+"""Every environment read of the gateway, typed and validated at start-up; nothing else.
+
+Values come from the process environment, then from an optional `.env` file in the working
+directory (the environment wins). A bad value raises `ConfigError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import quote
+
+T = TypeVar("T")
+
+DEFAULT_SQLITE_URL = "sqlite:///gateway.db"
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+asyncpg")
+
+
+class ConfigError(ValueError):
+    """One bad configuration value; the message names the variable."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("must be 0 or a positive number")
+    return value
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+        raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return level
+
+
+def _http_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ValueError("expected an http:// or https:// URL")
+    return url
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept Heroku's `postgres://`; refuse schemes the gateway cannot drive."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() not in DATABASE_SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}: use sqlite:/// or postgresql://")
+    scheme = scheme.lower()
+    if scheme in ("postgres", "postgresql+asyncpg"):
+        scheme = "postgresql"
+    return f"{scheme}://{rest}"
+
+
+def mask_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_SQLITE_URL
+    openai_api_key: str = ""
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_max_retries: int = 3
+    openai_timeout: float = 60.0
+    openai_connect_deadline: float = 20.0
+    api_key: str = ""
+    rate_limit_enabled: bool = True
+    rate_limit_requests: int = 60
+    rate_limit_window_seconds: int = 60
+    redis_url: str = ""
+    log_json: bool = True
+    log_level: str = "INFO"
+    max_prompt_chars: int = 32000
+    max_body_bytes: int = 1024 * 1024
+    mock_delay_seconds: float = 0.02
+    sse_keepalive_seconds: float = 15.0
+    max_stream_seconds: float = 600.0
+    stale_stream_seconds: float = 60.0
+    heartbeat_seconds: float = 10.0
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def database_kind(self) -> str:
+        return "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
+
+    @property
+    def llm_name(self) -> str:
+        return "openai" if self.openai_api_key else "mock"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+        env: dict[str, str] = read_env_file(env_file) if env_file is not None else {}
+        env.update(os.environ if environ is None else environ)
+        return cls.from_mapping(env)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        values: dict[str, object] = {}
+
+        def take(name: str, cast: Callable[[str], T]) -> None:
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                return
+            try:
+                values[name.lower()] = cast(raw.strip())
+            except ValueError as exc:
+                reason = str(exc) if not str(exc).startswith(("invalid literal", "could not")) else "not a number"
+                raise ConfigError(f"{name}={raw!r} is invalid: {reason}") from None
+
+        take("DATABASE_URL", normalise_database_url)
+        if "database_url" not in values and env.get("POSTGRES_HOST", "").strip():
+            values["database_url"] = _compose_postgres_url(env)
+        take("OPENAI_API_KEY", str)
+        take("OPENAI_BASE_URL", _http_url)
+        take("OPENAI_MODEL", str)
+        take("OPENAI_MAX_RETRIES", _non_negative_int)
+        take("OPENAI_TIMEOUT", _positive_float)
+        take("OPENAI_CONNECT_DEADLINE", _positive_float)
+        take("API_KEY", str)
+        take("RATE_LIMIT_ENABLED", _bool)
+        take("RATE_LIMIT_REQUESTS", _positive_int)
+        take("RATE_LIMIT_WINDOW_SECONDS", _positive_int)
+        take("REDIS_URL", str)
+        take("LOG_JSON", _bool)
+        take("LOG_LEVEL", _log_level)
+        take("MAX_PROMPT_CHARS", _positive_int)
+        take("MAX_BODY_BYTES", _positive_int)
+        take("MOCK_DELAY_SECONDS", _non_negative_float)
+        take("SSE_KEEPALIVE_SECONDS", _positive_float)
+        take("MAX_STREAM_SECONDS", _positive_float)
+        take("STALE_STREAM_SECONDS", _positive_float)
+        take("HEARTBEAT_SECONDS", _positive_float)
+        take("CORS_ORIGINS", _csv)
+        redis_url = values.get("redis_url")
+        if isinstance(redis_url, str) and not redis_url.startswith(("redis://", "rediss://")):
+            raise ConfigError(f"REDIS_URL={redis_url!r} is invalid: expected redis:// or rediss://")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+
+
+def _compose_postgres_url(env: Mapping[str, str]) -> str:
+    host = env["POSTGRES_HOST"].strip()
+    port = env.get("POSTGRES_PORT", "").strip() or "5432"
+    if not port.isdigit():
+        raise ConfigError(f"POSTGRES_PORT={port!r} is invalid: not a number")
+    user = quote(env.get("POSTGRES_USER", "").strip() or "postgres", safe="")
+    password = env.get("POSTGRES_PASSWORD", "")
+    db = quote(env.get("POSTGRES_DB", "").strip() or "postgres", safe="")
+    auth = f"{user}:{quote(password, safe='')}@" if password else f"{user}@"
+    return f"postgresql://{auth}{host}:{port}/{db}"

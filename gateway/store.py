@@ -1,0 +1,193 @@
+"""Records of exchanges: create, finish, list, get, delete, sweep. Every dialect difference lives here.
+
+The store speaks SQLAlchemy Core through `databases`; it never imports Starlette.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from databases import Database
+
+from gateway.tables import records
+
+PUBLIC_FIELDS = (
+    "id",
+    "conversation_id",
+    "prompt",
+    "response",
+    "status",
+    "model",
+    "stream_format",
+    "error",
+    "created_at",
+    "completed_at",
+    "ttft_ms",
+    "duration_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "usage_estimated",
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite keeps DateTime(timezone=True) without its offset; everything stored is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    aware = _aware(value)
+    return aware.isoformat(timespec="microseconds").replace("+00:00", "Z") if aware else None
+
+
+def public(row: Any) -> dict[str, Any]:
+    """A record as the API shows it."""
+    out = {name: row[name] for name in PUBLIC_FIELDS}
+    out["id"] = str(row["id"])
+    out["conversation_id"] = str(row["conversation_id"])
+    out["created_at"] = _iso(row["created_at"])
+    out["completed_at"] = _iso(row["completed_at"])
+    out["usage_estimated"] = bool(row["usage_estimated"])
+    return out
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(created_at: dt.datetime, record_id: uuid.UUID | str) -> str:
+    raw = f"{_iso(created_at)}|{record_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, rid = raw.partition("|")
+        created = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if created.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return created, uuid.UUID(rid)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise BadCursor(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    next: str | None
+
+
+class Store:
+    def __init__(self, database: Database, kind: str) -> None:
+        self.db = database
+        self.kind = kind
+
+    def _stamp(self, value: dt.datetime) -> dt.datetime:
+        # SQLite compares the stored text: hand it naive UTC, as it stores it.
+        return value.replace(tzinfo=None) if self.kind == "sqlite" else value
+
+    async def ping(self) -> None:
+        await self.db.fetch_val("SELECT 1")
+
+    async def create(self, **values: Any) -> None:
+        await self.db.execute(records.insert().values(**values))
+
+    async def finish(self, record_id: uuid.UUID, **values: Any) -> None:
+        await self.db.execute(records.update().where(records.c.id == record_id).values(instance_id=None, **values))
+
+    async def get(self, record_id: uuid.UUID) -> dict[str, Any] | None:
+        row = await self.db.fetch_one(records.select().where(records.c.id == record_id))
+        return public(row) if row is not None else None
+
+    async def delete(self, record_id: uuid.UUID) -> bool:
+        query = records.delete().where(records.c.id == record_id).returning(records.c.id)
+        return await self.db.fetch_one(query) is not None
+
+    async def page(
+        self,
+        limit: int,
+        offset: int = 0,
+        conversation_id: uuid.UUID | None = None,
+        before: tuple[dt.datetime, uuid.UUID] | None = None,
+    ) -> Page:
+        where: list[sa.ColumnElement[bool]] = []
+        if conversation_id is not None:
+            where.append(records.c.conversation_id == conversation_id)
+        total_query = sa.select(sa.func.count()).select_from(records).where(*where)
+        total = int(await self.db.fetch_val(total_query) or 0)
+        if before is not None:
+            created, rid = before
+            stamp = self._stamp(created)
+            where.append(
+                sa.or_(
+                    records.c.created_at < stamp,
+                    sa.and_(records.c.created_at == stamp, records.c.id < rid),
+                )
+            )
+        query = (
+            records.select()
+            .where(*where)
+            .order_by(records.c.created_at.desc(), records.c.id.desc())
+            .limit(limit + 1)
+            .offset(offset)
+        )
+        rows = await self.db.fetch_all(query)
+        items = [public(row) for row in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        cursor = encode_cursor(last["created_at"], last["id"]) if last is not None else None
+        return Page(items=items, total=total, next=cursor)
+
+    async def conversation(self, conversation_id: uuid.UUID) -> list[tuple[str, str]] | None:
+        """Earlier turns, oldest first, or None when the conversation is unknown."""
+        query = (
+            sa.select(records.c.prompt, records.c.response, records.c.status)
+            .where(records.c.conversation_id == conversation_id)
+            .order_by(records.c.created_at, records.c.id)
+        )
+        rows = await self.db.fetch_all(query)
+        if not rows:
+            return None
+        return [(row["prompt"], row["response"]) for row in rows if row["status"] != "streaming"]
+
+    async def heartbeat(self, instance_id: str) -> None:
+        await self.db.execute(
+            records.update()
+            .where(records.c.status == "streaming", records.c.instance_id == instance_id)
+            .values(heartbeat_at=utcnow())
+        )
+
+    async def sweep(self, stale_after: dt.timedelta, instance_id: str | None = None) -> int:
+        """Mark `interrupted` the streams that showed no sign of life for `stale_after`
+        (or, with `instance_id`, every stream this process still owns: it is going away)."""
+        now = utcnow()
+        condition = (
+            records.c.instance_id == instance_id
+            if instance_id is not None
+            else records.c.heartbeat_at < self._stamp(now - stale_after)
+        )
+        query = (
+            records.update()
+            .where(records.c.status == "streaming", condition)
+            .values(
+                status="interrupted",
+                error="the gateway stopped before the answer finished",
+                completed_at=now,
+                instance_id=None,
+            )
+            .returning(records.c.id)
+        )
+        return len(await self.db.fetch_all(query))

@@ -1,0 +1,434 @@
+"""/stream: validate, record, acquire the upstream, relay it in one of three formats, finalise.
+
+The upstream stream is acquired before the response starts, so a refusal becomes a real
+status code. After that, failures are reported inside the stream: a chunk `{"error": …}` (in
+`sse`, followed by `[DONE]`); in `text` the body just stops and the record holds the error.
+
+Every record ends in exactly one state. `complete`: the upstream finished. `error`: it failed,
+or the stream was cut by a shutdown. `cancelled`: the client went away (with
+`on_disconnect=detach` the generation runs on to its end instead). The text relayed so far is
+kept in every case. The final write is retried; if the database still refuses, the whole record
+goes to the log at ERROR, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from gateway import formats, logs
+from gateway.errors import GatewayError, Invalid, NotFound, Unavailable
+from gateway.inputs import QUERY_EXTRAS, StreamParams, read_json, stream_params
+from gateway.llm import LLM, Chunk, ChunkStream, Completion, StreamFailed, Usage, estimate_tokens
+from gateway.settings import Settings
+from gateway.store import Store, utcnow
+
+log = logging.getLogger("gateway.streaming")
+
+CONTENT_TYPES = {
+    "text": "text/plain; charset=utf-8",
+    "openai": "application/x-ndjson",
+    "sse": "text/event-stream; charset=utf-8",
+}
+FINALISE_ATTEMPTS = 4
+
+
+@dataclass
+class Streams:
+    """The streams this process is relaying, so that shutdown can finalise them."""
+
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    active: set[Relay] = field(default_factory=set)
+
+    async def shutdown(self, grace: float) -> None:
+        for relay in list(self.active):
+            relay.stop("the gateway is shutting down")
+        pending = [asyncio.ensure_future(relay.finished.wait()) for relay in self.active]
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
+            for waiter in pending:
+                waiter.cancel()
+
+
+def build_messages(params: StreamParams, turns: list[tuple[str, str]]) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = []
+    if params.system:
+        messages.append({"role": "system", "content": params.system})
+    for prompt, response in turns:
+        messages.append({"role": "user", "content": prompt})
+        if response:
+            messages.append({"role": "assistant", "content": response})
+    messages.append({"role": "user", "content": params.prompt})
+    return messages
+
+
+async def stream_endpoint(request: Request) -> Response:
+    state = request.state
+    settings: Settings = state.settings
+    if request.method == "POST":
+        body = await read_json(request, settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise Invalid("the body must be a JSON object")
+        data = dict(body)
+        for name in ("stream_format", "on_disconnect"):
+            if name in request.query_params and name not in data:
+                data[name] = request.query_params[name]
+        params = stream_params(data, settings.max_prompt_chars)
+    else:
+        params = stream_params(request.query_params, settings.max_prompt_chars, QUERY_EXTRAS)
+    return await start_stream(request, params)
+
+
+async def start_stream(request: Request, params: StreamParams) -> Response:
+    state = request.state
+    settings: Settings = state.settings
+    store: Store = state.store
+    llm: LLM = state.llm
+    streams: Streams = state.streams
+    rid = logs.request_id(request.scope)
+
+    turns: list[tuple[str, str]] = []
+    conversation_id = params.conversation_id
+    if conversation_id is not None:
+        earlier = await store.conversation(conversation_id)
+        if earlier is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        turns = earlier
+    else:
+        conversation_id = uuid.uuid4()
+    messages = build_messages(params, turns)
+    model = params.model or settings.openai_model
+    record_id = uuid.uuid4()
+    now = utcnow()
+    try:
+        await store.create(
+            id=record_id,
+            conversation_id=conversation_id,
+            prompt=params.prompt,
+            response="",
+            status="streaming",
+            model=model,
+            stream_format=params.stream_format,
+            system=params.system,
+            temperature=params.temperature,
+            max_tokens=params.max_tokens,
+            created_at=now,
+            heartbeat_at=now,
+            instance_id=streams.instance_id,
+            request_id=rid,
+            usage_estimated=False,
+        )
+    except Exception as exc:
+        log.error("could not create a record: %s", exc)
+        raise Unavailable("the gateway's database is unavailable; try again shortly") from None
+    completion = Completion(
+        messages=messages,
+        model=model,
+        temperature=params.temperature,
+        max_tokens=params.max_tokens,
+        request_id=rid,
+    )
+    started = time.perf_counter()
+    try:
+        chunks = await llm.open(completion)
+    except GatewayError as exc:
+        await finalise(
+            store,
+            record_id,
+            {
+                "status": "error",
+                "error": exc.message,
+                "completed_at": utcnow(),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
+        )
+        logs.fields(request.scope).update(record_id=str(record_id), stream_format=params.stream_format, outcome="error")
+        raise
+    return Relay(
+        chunks=chunks,
+        store=store,
+        streams=streams,
+        settings=settings,
+        record_id=record_id,
+        conversation_id=conversation_id,
+        model=model,
+        params=params,
+        completion=completion,
+        request_id=rid,
+        started=started,
+    )
+
+
+async def finalise(store: Store, record_id: uuid.UUID, values: dict[str, Any]) -> None:
+    delay = 0.25
+    for attempt in range(1, FINALISE_ATTEMPTS + 1):
+        try:
+            await store.finish(record_id, **values)
+            return
+        except Exception as exc:
+            if attempt == FINALISE_ATTEMPTS:
+                record = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in values.items()}
+                log.error(
+                    "could not write the end of record %s after %d attempts (%s); the record follows",
+                    record_id,
+                    attempt,
+                    exc,
+                    extra={"record_id": str(record_id), "record": record},
+                )
+                return
+            await asyncio.sleep(delay)
+            delay *= 2
+
+
+class Relay(Response):
+    """The streaming response: relays one LLM stream to one client, then finalises its record."""
+
+    def __init__(
+        self,
+        *,
+        chunks: ChunkStream,
+        store: Store,
+        streams: Streams,
+        settings: Settings,
+        record_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        model: str,
+        params: StreamParams,
+        completion: Completion,
+        request_id: str,
+        started: float,
+    ) -> None:
+        self.chunks = chunks
+        self.store = store
+        self.streams = streams
+        self.settings = settings
+        self.record_id = record_id
+        self.model = model
+        self.params = params
+        self.completion = completion
+        self.started = started
+        self.format = params.stream_format
+        self.status_code = 200
+        self.background = None
+        self.parts: list[str] = []
+        self.offset = 0
+        self.ttft: float | None = None
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.client_gone = False
+        self.stop_reason: str | None = None
+        self.done = False
+        self.finished = asyncio.Event()
+        self.last_sent = 0.0
+        self.sending = False
+        self.task: asyncio.Task[Any] | None = None
+        self.side_sends: set[asyncio.Future[None]] = set()
+        self.encoder = formats.ChunkEncoder(f"chatcmpl-{record_id.hex}", model, int(time.time()))
+        self.raw_headers = [
+            (b"content-type", CONTENT_TYPES[self.format].encode()),
+            (b"cache-control", b"no-cache, no-transform"),
+            (b"x-accel-buffering", b"no"),
+            (b"x-record-id", str(record_id).encode()),
+            (b"x-conversation-id", str(conversation_id).encode()),
+        ]
+
+    def stop(self, reason: str) -> None:
+        """Cut the stream short from outside (shutdown): it ends as an error, text kept."""
+        if not self.done and self.task is not None:
+            self.stop_reason = reason
+            self.task.cancel()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.task = asyncio.current_task()
+        self.streams.active.add(self)
+        watcher = asyncio.ensure_future(self._watch(receive))
+        stop_keepalive: Callable[[], None] | None = None
+        outcome = "error"
+        error: tuple[str, str] | None = None
+        try:
+            if self.format == "sse":
+                stop_keepalive = self._keep_alive(send)
+            outcome, error = await self._pump(send)
+        except asyncio.CancelledError:
+            if self.client_gone:
+                outcome, error = "cancelled", None
+            else:
+                reason = self.stop_reason or "the stream was stopped by the gateway"
+                outcome, error = "error", ("shutdown", reason)
+                await self._send_error_ending(send, error)
+        finally:
+            self.done = True
+            watcher.cancel()
+            if stop_keepalive is not None:
+                stop_keepalive()
+            await self._close_upstream()
+        await self._finalise(scope, outcome, error)
+
+    async def _watch(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.client_gone = True
+                if self.params.on_disconnect == "cancel" and not self.done and self.task is not None:
+                    self.task.cancel()
+                return
+
+    async def _send(self, send: Send, data: bytes) -> None:
+        if self.client_gone:
+            return
+        self.sending = True
+        try:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        finally:
+            self.sending = False
+            self.last_sent = time.monotonic()
+
+    def _keep_alive(self, send: Send) -> Callable[[], None]:
+        """Send a comment after each `sse_keepalive_seconds` of silence; returns the stop switch.
+
+        A timer, not a task per chunk: the relay only stamps `last_sent`, which costs nothing.
+        """
+        loop = asyncio.get_running_loop()
+        interval = self.settings.sse_keepalive_seconds
+        handle: asyncio.TimerHandle
+
+        def tick() -> None:
+            nonlocal handle
+            if self.done:
+                return
+            idle = time.monotonic() - self.last_sent
+            if idle >= interval and not self.sending:
+                side = asyncio.ensure_future(self._send(send, formats.SSE_KEEPALIVE))
+                self.side_sends.add(side)
+                side.add_done_callback(self.side_sends.discard)
+                idle = 0.0
+            handle = loop.call_later(max(interval - idle, 0.05), tick)
+
+        handle = loop.call_later(interval, tick)
+        return lambda: handle.cancel()
+
+    def _encode_text(self, text: str) -> bytes:
+        if self.format == "text":
+            return text.encode()
+        data = self.encoder.content(text)
+        if self.format == "openai":
+            return formats.ndjson(data)
+        return formats.sse(data, f"{self.record_id}:{self.offset}")
+
+    def _frame(self, data: str, with_id: bool = True) -> bytes:
+        if self.format == "openai":
+            return formats.ndjson(data)
+        return formats.sse(data, f"{self.record_id}:{self.offset}" if with_id else None)
+
+    async def _pump(self, send: Send) -> tuple[str, tuple[str, str] | None]:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        self.last_sent = time.monotonic()
+        structured = self.format != "text"
+        if structured:
+            await self._send(send, self._frame(self.encoder.role()))
+        deadline = self.started + self.settings.max_stream_seconds
+        parts = self.parts
+        error: tuple[str, str] | None = None
+        try:
+            chunk: Chunk
+            async for chunk in self.chunks:
+                text = chunk.text
+                if text:
+                    if self.ttft is None:
+                        self.ttft = time.perf_counter() - self.started
+                    parts.append(text)
+                    self.offset += len(text)
+                    await self._send(send, self._encode_text(text))
+                if chunk.finish_reason is not None and self.finish_reason is None:
+                    self.finish_reason = chunk.finish_reason
+                    if structured:
+                        await self._send(send, self._frame(self.encoder.finish(chunk.finish_reason)))
+                if chunk.usage is not None:
+                    self.usage = chunk.usage
+                if time.perf_counter() > deadline:
+                    limit = self.settings.max_stream_seconds
+                    error = ("stream_too_long", f"the stream ran past MAX_STREAM_SECONDS ({limit:g} s)")
+                    break
+        except StreamFailed as exc:
+            error = (exc.type, exc.message)
+        if error is None and self.finish_reason is None:
+            error = ("upstream_error", "the upstream closed the stream before it finished")
+        if error is not None:
+            await self._send_error_ending(send, error)
+            return "error", error
+        if self.usage is None:
+            self.usage = Usage(
+                prompt_tokens=sum(estimate_tokens(m["content"]) + 3 for m in self.completion.messages) + 3,
+                completion_tokens=estimate_tokens("".join(parts)),
+                estimated=True,
+            )
+        if structured:
+            usage = self.encoder.usage(self.usage.prompt_tokens, self.usage.completion_tokens)
+            await self._send(send, self._frame(usage))
+            if self.format == "sse":
+                await self._send(send, formats.SSE_DONE)
+        await self._end(send)
+        return "complete", None
+
+    async def _send_error_ending(self, send: Send, error: tuple[str, str]) -> None:
+        if self.client_gone:
+            return
+        try:
+            if self.format != "text":
+                await self._send(send, self._frame(formats.error_chunk(*error)))
+                if self.format == "sse":
+                    await self._send(send, formats.SSE_DONE)
+            await self._end(send)
+        except Exception:  # the client may be gone already; the record still holds the error
+            pass
+
+    async def _end(self, send: Send) -> None:
+        if not self.client_gone:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _close_upstream(self) -> None:
+        try:
+            await asyncio.wait_for(self.chunks.aclose(), timeout=1.0)
+        except (Exception, asyncio.CancelledError):
+            log.warning("closing the upstream stream of record %s failed", self.record_id, exc_info=True)
+
+    async def _finalise(self, scope: Scope, outcome: str, error: tuple[str, str] | None) -> None:
+        duration = time.perf_counter() - self.started
+        response = "".join(self.parts)
+        usage = self.usage
+        values: dict[str, Any] = {
+            "status": outcome,
+            "response": response,
+            "error": error[1] if error else None,
+            "completed_at": utcnow(),
+            "ttft_ms": round(self.ttft * 1000, 3) if self.ttft is not None else None,
+            "duration_ms": round(duration * 1000, 3),
+            "prompt_tokens": usage.prompt_tokens if usage else None,
+            "completion_tokens": usage.completion_tokens if usage else None,
+            "usage_estimated": usage.estimated if usage else False,
+        }
+        try:
+            await finalise(self.store, self.record_id, values)
+        finally:
+            self.streams.active.discard(self)
+            self.finished.set()
+            logs.fields(scope).update(
+                record_id=str(self.record_id),
+                stream_format=self.format,
+                ttft_ms=values["ttft_ms"],
+                outcome=outcome,
+            )
+
+    # Starlette's Response API, unused: the body is streamed by __call__.
+    def render(self, content: Any) -> bytes:  # pragma: no cover
+        return b""

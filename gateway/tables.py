@@ -1,0 +1,43 @@
+"""SQLAlchemy Core tables, shared by the store and by the Alembic migrations in schema/."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+STATUSES = ("streaming", "complete", "cancelled", "error", "interrupted")
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("id", sa.Uuid(as_uuid=True), primary_key=True),
+    sa.Column("conversation_id", sa.Uuid(as_uuid=True), nullable=False),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("response", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("stream_format", sa.String(16), nullable=False),
+    sa.Column("system", sa.Text, nullable=True),
+    sa.Column("temperature", sa.Float, nullable=True),
+    sa.Column("max_tokens", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("ttft_ms", sa.Float, nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=True),
+    sa.Column("prompt_tokens", sa.Integer, nullable=True),
+    sa.Column("completion_tokens", sa.Integer, nullable=True),
+    sa.Column("usage_estimated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    # Which process owns a live stream, and when it last said so: the crash sweep needs both.
+    sa.Column("instance_id", sa.String(64), nullable=True),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint(
+        "status IN ('streaming', 'complete', 'cancelled', 'error', 'interrupted')",
+        name="ck_records_status",
+    ),
+    sa.Index("ix_records_created_id", sa.desc("created_at"), sa.desc("id")),
+    sa.Index("ix_records_conversation", "conversation_id", "created_at"),
+    sa.Index("ix_records_status_heartbeat", "status", "heartbeat_at"),
+)

@@ -1,0 +1,277 @@
+"""OpenAI's chat completions over httpx: acquisition with retries, error mapping, SSE parsing.
+
+`open()` returns only once the upstream has answered 200, so every refusal can still become a
+status code: connection errors (a timeout before the answer included), 429 and 5xx are retried
+up to `OPENAI_MAX_RETRIES` times with exponential backoff and full jitter, honouring
+`Retry-After`, all within `OPENAI_CONNECT_DEADLINE` seconds. After that:
+
+    upstream 400/404/422  -> 400 with the upstream's message
+    upstream 401/403      -> 502 (the operator's key is wrong: logged at ERROR)
+    upstream 429          -> 503 with Retry-After
+    upstream 5xx, refused -> 502
+    no answer in time     -> 504
+
+Once streaming, nothing is retried: `OPENAI_TIMEOUT` seconds of silence, a dropped connection,
+a malformed line, a data line that is not JSON, or an `{"error": …}` event raise `StreamFailed`.
+Lines are split on bytes before decoding, so a UTF-8 character split across reads is whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import json
+import logging
+import random
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import httpx
+
+from gateway import __version__
+from gateway.errors import BadRequest, GatewayError, UpstreamBusy, UpstreamError, UpstreamTimeout
+from gateway.llm import Chunk, ChunkStream, Completion, StreamFailed, Usage
+from gateway.settings import Settings
+
+log = logging.getLogger("gateway.upstream")
+
+BACKOFF_BASE = 0.25
+BACKOFF_CAP = 8.0
+MAX_ERROR_BODY = 64 * 1024
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """`Retry-After` as seconds from now: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: a random wait up to base * 2^(attempt-1), capped."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
+def upstream_message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+        message = data["error"]["message"] if isinstance(data.get("error"), dict) else data.get("error")
+        if isinstance(message, str) and message:
+            return message
+    except (ValueError, AttributeError, KeyError, TypeError):
+        pass
+    return body.decode("utf-8", "replace")[:500] or "no message"
+
+
+def payload(completion: Completion) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": completion.model,
+        "messages": completion.messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if completion.temperature is not None:
+        body["temperature"] = completion.temperature
+    if completion.max_tokens is not None:
+        body["max_tokens"] = completion.max_tokens
+    if completion.stop:
+        body["stop"] = completion.stop
+    return body
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=settings.openai_base_url,
+        headers={
+            "Authorization": f"Bearer {settings.openai_api_key}",
+            "User-Agent": f"llm-gateway/{__version__}",
+        },
+        timeout=httpx.Timeout(connect=10.0, read=settings.openai_timeout, write=30.0, pool=10.0),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=60),
+        trust_env=False,
+    )
+
+
+class _Retryable(Exception):
+    def __init__(self, final: GatewayError, retry_after: float | None = None) -> None:
+        self.final = final
+        self.retry_after = retry_after
+
+
+class OpenAI:
+    name = "openai"
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def open(self, completion: Completion) -> ChunkStream:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.openai_connect_deadline
+        body = payload(completion)
+        headers = {"X-Request-ID": completion.request_id} if completion.request_id else {}
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(remaining):
+                    return await self._attempt(body, headers)
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"the upstream did not answer within {self.settings.openai_connect_deadline:g} s"
+                ) from None
+            except _Retryable as failure:
+                wait = failure.retry_after if failure.retry_after is not None else backoff(attempt)
+                if attempt > self.settings.openai_max_retries or loop.time() + wait > deadline:
+                    if isinstance(failure.final, UpstreamBusy) and failure.retry_after is not None:
+                        failure.final.headers["Retry-After"] = str(max(1, round(failure.retry_after)))
+                    raise failure.final from None
+                log.warning("upstream attempt %d failed (%s); retrying in %.2f s", attempt, failure.final.message, wait)
+                await asyncio.sleep(wait)
+
+    async def _attempt(self, body: dict[str, Any], headers: dict[str, str]) -> ChunkStream:
+        request = self.client.build_request("POST", "/chat/completions", json=body, headers=headers)
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise _Retryable(UpstreamTimeout(f"the upstream did not answer in time ({type(exc).__name__})")) from None
+        except httpx.TransportError as exc:
+            raise _Retryable(UpstreamError(f"could not reach the upstream: {type(exc).__name__}")) from None
+        if response.status_code == 200:
+            return ResponseStream(response, self._chunks(response))
+        try:
+            error_body = await _read_bounded(response)
+        except httpx.HTTPError:
+            error_body = b""
+        finally:
+            await response.aclose()
+        status = response.status_code
+        message = upstream_message(error_body)
+        if status == 429:
+            retry_after = retry_after_seconds(response.headers.get("retry-after"))
+            raise _Retryable(UpstreamBusy(f"the upstream is rate-limiting: {message}"), retry_after)
+        if status >= 500:
+            retry_after = retry_after_seconds(response.headers.get("retry-after"))
+            raise _Retryable(UpstreamError(f"the upstream failed with {status}: {message}"), retry_after)
+        if status in (401, 403):
+            log.error("the upstream refused the gateway's credentials (%d: %s): check OPENAI_API_KEY", status, message)
+            raise UpstreamError("the upstream refused the gateway's credentials")
+        if 400 <= status < 500:
+            raise BadRequest(f"the upstream rejected the request: {message}")
+        raise UpstreamError(f"the upstream answered with an unexpected status {status}")
+
+    async def _chunks(self, response: httpx.Response) -> AsyncGenerator[Chunk, None]:
+        timeout = self.settings.openai_timeout
+        pending = b""
+        try:
+            async for data in response.aiter_bytes():
+                pending += data
+                if b"\n" not in data:
+                    continue
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    chunk = parse_line(line)
+                    if chunk is _DONE:
+                        return
+                    if chunk is not None:
+                        yield chunk
+            if pending.strip():
+                chunk = parse_line(pending)
+                if chunk is not None and chunk is not _DONE:
+                    yield chunk
+        except httpx.TimeoutException:
+            raise StreamFailed("upstream_timeout", f"the upstream sent nothing for {timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise StreamFailed(
+                "upstream_error", f"the connection to the upstream broke ({type(exc).__name__})"
+            ) from None
+        finally:
+            await response.aclose()
+
+
+class ResponseStream:
+    """The chunks of one upstream response; closing it closes the response, started or not."""
+
+    def __init__(self, response: httpx.Response, chunks: AsyncGenerator[Chunk, None]) -> None:
+        self.response = response
+        self.chunks = chunks
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self.chunks
+
+    async def aclose(self) -> None:
+        try:
+            await self.chunks.aclose()
+        finally:
+            await self.response.aclose()
+
+
+async def _read_bounded(response: httpx.Response) -> bytes:
+    body = b""
+    async for part in response.aiter_bytes():
+        body += part
+        if len(body) > MAX_ERROR_BODY:
+            break
+    return body
+
+
+_DONE = Chunk(finish_reason="[DONE]")
+
+
+def parse_line(line: bytes) -> Chunk | None:
+    """One line of OpenAI's SSE: a Chunk, None for lines to skip, or _DONE."""
+    line = line.rstrip(b"\r")
+    if not line or line.startswith(b":"):
+        return None
+    if not line.startswith(b"data:"):
+        if line.startswith((b"event:", b"id:", b"retry:")):
+            return None
+        raise StreamFailed("upstream_error", "the upstream sent a malformed event stream")
+    data = line[5:].strip()
+    if data == b"[DONE]":
+        return _DONE
+    try:
+        event = json.loads(data)
+    except ValueError:
+        raise StreamFailed("upstream_error", "the upstream sent a data line that is not JSON") from None
+    if not isinstance(event, dict):
+        raise StreamFailed("upstream_error", "the upstream sent an event that is not an object")
+    if "error" in event:
+        error = event["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        raise StreamFailed("upstream_error", f"the upstream reported an error: {message or 'no message'}")
+    text = ""
+    finish = None
+    choices = event.get("choices") or ()
+    if choices and isinstance(choices[0], dict):
+        choice = choices[0]
+        delta = choice.get("delta") or {}
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(content, str):
+            text = content
+        finish = choice.get("finish_reason")
+    usage = None
+    raw_usage = event.get("usage")
+    if isinstance(raw_usage, dict):
+        usage = Usage(int(raw_usage.get("prompt_tokens") or 0), int(raw_usage.get("completion_tokens") or 0))
+    if not text and finish is None and usage is None:
+        return None
+    return Chunk(text=text, finish_reason=finish if isinstance(finish, str) else None, usage=usage)

@@ -1,0 +1,180 @@
+"""Shared fixtures: migrated SQLite and PostgreSQL databases, an in-process gateway, a real uvicorn.
+
+PostgreSQL tests run against the local server; when it cannot be reached they skip, except
+under CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.servers import UvicornProcess, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["url"] = url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+async def _pg_admin(sql: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this session, dropped afterwards."""
+    try:
+        asyncio.run(_pg_admin("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(message + " (required under CI=true)")
+        pytest.skip(message)
+    name = f"gateway_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'gateway.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    for url in postgres_database():
+        migrate(url)
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    asyncio.run(_clean(url))
+    return url
+
+
+async def _clean(url: str) -> None:
+    from databases import Database
+
+    database = Database(url)
+    await database.connect()
+    try:
+        await database.execute("DELETE FROM records")
+    finally:
+        await database.disconnect()
+
+
+def test_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "mock_delay_seconds": 0.0,
+        "log_json": True,
+        "log_level": "WARNING",
+        "rate_limit_enabled": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+def with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
+    """What a server does with lifespan state: a copy in every request's scope."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["state"] = dict(state)
+        await app(scope, receive, send)
+
+    return asgi
+
+
+class Gateway(httpx.AsyncClient):
+    state: dict[str, Any]
+
+
+@pytest.fixture
+async def make_gateway(database_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """Start an in-process gateway (lifespan included) with settings overrides."""
+    stack = contextlib.AsyncExitStack()
+
+    async def start(llm: Any = None, **overrides: Any) -> Gateway:
+        app = create_app(test_settings(database_url, **overrides))
+        state = await stack.enter_async_context(app.router.lifespan_context(app))
+        if llm is not None:
+            state["llm"] = llm
+        client = Gateway(transport=httpx.ASGITransport(app=with_state(app, state)), base_url="http://gateway")
+        client.state = state
+        await stack.enter_async_context(client)
+        return client
+
+    async with stack:
+        yield start
+
+
+@pytest.fixture
+async def gateway(make_gateway: Callable[..., Any]) -> Gateway:
+    client: Gateway = await make_gateway()
+    return client
+
+
+@pytest.fixture
+def uvicorn_gateway(database_url: str, tmp_path: Path) -> Iterator[Callable[..., UvicornProcess]]:
+    """Start real uvicorn processes serving gateway.app:app; all are stopped afterwards."""
+    started: list[UvicornProcess] = []
+
+    def start(**env: str) -> UvicornProcess:
+        environment = {
+            "DATABASE_URL": database_url,
+            "MOCK_DELAY_SECONDS": "0.01",
+            "LOG_JSON": "true",
+            "RATE_LIMIT_ENABLED": "false",
+        }
+        environment.update(env)
+        process = UvicornProcess("gateway.app:app", free_port(), environment, tmp_path / f"uvicorn-{len(started)}.log")
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
