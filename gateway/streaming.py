@@ -263,7 +263,7 @@ class Relay(Response):
             if self.client_gone:
                 outcome, error = "cancelled", None
             else:
-                reason = self.stop_reason or "the stream was stopped by the gateway"
+                reason = self.stop_reason or "the gateway is shutting down; the answer was cut short"
                 outcome, error = "error", ("shutdown", reason)
                 await self._send_error_ending(send, error)
         finally:

@@ -130,6 +130,7 @@ def with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
 
 class Gateway(httpx.AsyncClient):
     state: dict[str, Any]
+    app: ASGIApp
 
 
 @pytest.fixture
@@ -139,11 +140,14 @@ async def make_gateway(database_url: str) -> AsyncIterator[Callable[..., Any]]:
 
     async def start(llm: Any = None, **overrides: Any) -> Gateway:
         app = create_app(test_settings(database_url, **overrides))
-        state = await stack.enter_async_context(app.router.lifespan_context(app))
+        lifespan: contextlib.AbstractAsyncContextManager[Any] = app.router.lifespan_context(app)
+        state: dict[str, Any] = dict(await stack.enter_async_context(lifespan))
         if llm is not None:
             state["llm"] = llm
-        client = Gateway(transport=httpx.ASGITransport(app=with_state(app, state)), base_url="http://gateway")
+        asgi = with_state(app, state)
+        client = Gateway(transport=httpx.ASGITransport(app=asgi), base_url="http://gateway")
         client.state = state
+        client.app = asgi
         await stack.enter_async_context(client)
         return client
 

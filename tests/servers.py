@@ -38,7 +38,7 @@ class UvicornProcess:
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "POSTGRES_"))}
         environment.update(self.env)
         environment.setdefault("PYTHONUNBUFFERED", "1")
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [
                 sys.executable,

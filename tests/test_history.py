@@ -1,0 +1,110 @@
+"""History and health through the ASGI app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from databases import Database
+
+from gateway.store import Store
+from tests.conftest import Gateway
+from tests.test_stream_api import assert_error
+
+
+async def make_records(gateway: Gateway, count: int, **body: Any) -> list[str]:
+    ids = []
+    for index in range(count):
+        response = await gateway.post("/stream", json={"prompt": f"question {index}", "max_tokens": 2, **body})
+        ids.append(response.headers["x-record-id"])
+    return ids
+
+
+async def test_history_is_newest_first_with_total_limit_offset(gateway: Gateway) -> None:
+    ids = await make_records(gateway, 5)
+    page = (await gateway.get("/history", params={"limit": 2})).json()
+    assert [item["id"] for item in page["items"]] == ids[::-1][:2]
+    assert page["total"] == 5 and page["limit"] == 2 and page["offset"] == 0
+    assert page["next"]
+    rest = (await gateway.get("/history", params={"limit": 10, "offset": 2})).json()
+    assert [item["id"] for item in rest["items"]] == ids[::-1][2:]
+    assert rest["next"] is None
+
+
+async def test_history_records_have_the_contract_fields(gateway: Gateway) -> None:
+    await make_records(gateway, 1)
+    item = (await gateway.get("/history")).json()["items"][0]
+    assert set(item) == {
+        "id", "conversation_id", "prompt", "response", "status", "model", "stream_format", "error",
+        "created_at", "completed_at", "ttft_ms", "duration_ms", "prompt_tokens", "completion_tokens",
+        "usage_estimated",
+    }  # fmt: skip
+    assert item["created_at"].endswith("Z") and len(item["created_at"].split(".")[1]) == 7
+
+
+async def test_keyset_cursor_pages_through_everything_once(gateway: Gateway) -> None:
+    ids = await make_records(gateway, 7)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 3}
+        if cursor:
+            params["before"] = cursor
+        page = (await gateway.get("/history", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+
+
+async def test_conversation_filter(gateway: Gateway) -> None:
+    await make_records(gateway, 2)
+    first = await gateway.post("/stream", json={"prompt": "start"})
+    conversation = first.headers["x-conversation-id"]
+    await gateway.post("/stream", json={"prompt": "more", "conversation_id": conversation})
+    page = (await gateway.get("/history", params={"conversation_id": conversation})).json()
+    assert page["total"] == 2
+    assert {item["conversation_id"] for item in page["items"]} == {conversation}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"offset": "-1"}, {"conversation_id": "zz"}, {"before": "%%"}],
+)
+async def test_bad_history_parameters_are_422(gateway: Gateway, params: dict[str, str]) -> None:
+    assert_error(await gateway.get("/history", params=params), 422)
+
+
+async def test_get_and_delete_a_record(gateway: Gateway) -> None:
+    [record_id] = await make_records(gateway, 1)
+    assert (await gateway.get(f"/history/{record_id}")).json()["id"] == record_id
+    deleted = await gateway.delete(f"/history/{record_id}")
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert_error(await gateway.get(f"/history/{record_id}"), 404)
+    assert_error(await gateway.delete(f"/history/{record_id}"), 404)
+
+
+async def test_malformed_id_is_422_and_unknown_is_404(gateway: Gateway) -> None:
+    assert_error(await gateway.get("/history/not-a-uuid"), 422, "id")
+    assert_error(await gateway.delete("/history/not-a-uuid"), 422, "id")
+    assert_error(await gateway.get(f"/history/{uuid.uuid4()}"), 404)
+
+
+async def test_health_is_ok_then_503_when_the_database_is_unreachable(make_gateway: Any, tmp_path: Any) -> None:
+    gateway = await make_gateway()
+    response = await gateway.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "llm": "mock", "version": "0.1.0"}
+    store = gateway.state["store"]
+    unreachable = (
+        f"sqlite:///{tmp_path}/missing-dir/x.db" if store.kind == "sqlite" else "postgresql://postgres@127.0.0.1:1/x"
+    )
+    database = Database(unreachable)
+    if store.kind == "sqlite":
+        await database.connect()
+    gateway.state["store"] = Store(database, store.kind)
+    broken = await gateway.get("/health")
+    assert broken.status_code == 503
+    assert broken.json()["status"] == "unavailable" and broken.json()["database"] == "error"
