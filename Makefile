@@ -23,7 +23,7 @@ run: migrate
 	$(BIN)/uvicorn gateway.app:app --host $(HOST) --port $(PORT) --no-access-log --timeout-graceful-shutdown 20
 
 lint: install
-	$(BIN)/ruff check gateway tests schema
+	$(BIN)/ruff check gateway tests schema bench
 	$(BIN)/mypy
 
 test: lint

@@ -116,6 +116,7 @@ class OpenAI:
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.client = client or make_client(settings)
+        self.sleep = asyncio.sleep  # tests replace it to observe backoff without waiting
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -145,7 +146,7 @@ class OpenAI:
                         failure.final.headers["Retry-After"] = str(max(1, round(failure.retry_after)))
                     raise failure.final from None
                 log.warning("upstream attempt %d failed (%s); retrying in %.2f s", attempt, failure.final.message, wait)
-                await asyncio.sleep(wait)
+                await self.sleep(wait)
 
     async def _attempt(self, body: dict[str, Any], headers: dict[str, str]) -> ChunkStream:
         request = self.client.build_request("POST", "/chat/completions", json=body, headers=headers)

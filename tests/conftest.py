@@ -182,3 +182,27 @@ def uvicorn_gateway(database_url: str, tmp_path: Path) -> Iterator[Callable[...,
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornProcess]:
+    process = UvicornProcess("bench.fake_openai:app", free_port(), {}, tmp_path_factory.mktemp("fake") / "fake.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+class FakeOpenAI:
+    def __init__(self, process: UvicornProcess) -> None:
+        self.url = process.url
+        self.base_url = process.url + "/v1"
+
+    def requests(self) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = httpx.get(self.url + "/_requests").json()
+        return seen
+
+
+@pytest.fixture
+def fake_openai(fake_openai_server: UvicornProcess) -> FakeOpenAI:
+    httpx.post(fake_openai_server.url + "/_reset")
+    return FakeOpenAI(fake_openai_server)

@@ -1,0 +1,308 @@
+"""The OpenAI client against respx: retries, error mapping, mid-stream failures, parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from gateway.errors import BadRequest, UpstreamBusy, UpstreamError, UpstreamTimeout
+from gateway.llm import Chunk, Completion, StreamFailed
+from gateway.settings import Settings
+from gateway.upstream import OpenAI, parse_line, retry_after_seconds
+
+BASE = "http://upstream.test/v1"
+URL = f"{BASE}/chat/completions"
+
+
+def sse_event(delta: dict[str, Any] | None = None, finish: str | None = None, usage: Any = None) -> bytes:
+    event: dict[str, Any] = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    event["choices"] = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    event["usage"] = usage
+    return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
+
+
+def good_stream(words: list[str], usage: bool = True) -> list[bytes]:
+    parts = [sse_event({"role": "assistant", "content": ""})]
+    parts += [sse_event({"content": word}) for word in words]
+    parts.append(sse_event({}, finish="stop"))
+    if usage:
+        parts.append(sse_event(None, usage={"prompt_tokens": 9, "completion_tokens": len(words), "total_tokens": 0}))
+    parts.append(b"data: [DONE]\n\n")
+    return parts
+
+
+def streamed(parts: list[bytes], error: Exception | None = None) -> httpx.Response:
+    async def body() -> AsyncIterator[bytes]:
+        for part in parts:
+            yield part
+        if error is not None:
+            raise error
+
+    return httpx.Response(200, content=body(), headers={"content-type": "text/event-stream"})
+
+
+def settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "openai_api_key": "sk-test",
+        "openai_base_url": BASE,
+        "openai_max_retries": 3,
+        "openai_connect_deadline": 20.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class Client(OpenAI):
+    """The real client, with backoff sleeps recorded instead of waited."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.waits: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            self.waits.append(seconds)
+
+        self.sleep = sleep
+
+
+def completion(**kwargs: Any) -> Completion:
+    values: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}], "model": "gpt-x", "request_id": "req-1"}
+    values.update(kwargs)
+    return Completion(**values)
+
+
+async def read_all(client: OpenAI, request: Completion | None = None) -> list[Chunk]:
+    stream = await client.open(request or completion())
+    try:
+        return [chunk async for chunk in stream]
+    finally:
+        await stream.aclose()
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+async def test_streams_text_finish_and_usage(mock: respx.MockRouter) -> None:
+    mock.post(URL).mock(return_value=streamed(good_stream(["Hello", " world"])))
+    chunks = await read_all(Client(settings()))
+    assert "".join(c.text for c in chunks) == "Hello world"
+    assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"]
+    [usage] = [c.usage for c in chunks if c.usage]
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.estimated) == (9, 2, False)
+
+
+async def test_sends_what_openai_expects(mock: respx.MockRouter) -> None:
+    route = mock.post(URL).mock(return_value=streamed(good_stream(["x"])))
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "answer"},
+        {"role": "user", "content": "second"},
+    ]
+    await read_all(Client(settings()), completion(messages=messages, temperature=0.3, max_tokens=50))
+    request = route.calls.last.request
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.headers["x-request-id"] == "req-1"
+    assert json.loads(request.content) == {
+        "model": "gpt-x",
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": 0.3,
+        "max_tokens": 50,
+    }
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+async def test_retryable_statuses_are_retried_with_backoff(mock: respx.MockRouter, status: int) -> None:
+    route = mock.post(URL)
+    route.side_effect = [
+        httpx.Response(status, json={"error": {"message": "busy"}}),
+        httpx.Response(status, json={"error": {"message": "busy"}}),
+        streamed(good_stream(["ok"])),
+    ]
+    client = Client(settings())
+    chunks = await read_all(client)
+    assert "".join(c.text for c in chunks) == "ok"
+    assert route.call_count == 3
+    assert len(client.waits) == 2
+    assert 0 <= client.waits[0] <= 0.25 and 0 <= client.waits[1] <= 0.5
+
+
+async def test_connection_errors_and_timeouts_before_the_answer_are_retried(mock: respx.MockRouter) -> None:
+    route = mock.post(URL)
+    route.side_effect = [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), streamed(good_stream(["ok"]))]
+    chunks = await read_all(Client(settings()))
+    assert "".join(c.text for c in chunks) == "ok"
+    assert route.call_count == 3
+
+
+async def test_retry_after_seconds_is_honoured(mock: respx.MockRouter) -> None:
+    route = mock.post(URL)
+    route.side_effect = [httpx.Response(429, headers={"retry-after": "2"}), streamed(good_stream(["ok"]))]
+    client = Client(settings())
+    await read_all(client)
+    assert client.waits == [2.0]
+
+
+async def test_retry_after_http_date_is_honoured(mock: respx.MockRouter) -> None:
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    header = when.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    route = mock.post(URL)
+    route.side_effect = [httpx.Response(503, headers={"retry-after": header}), streamed(good_stream(["ok"]))]
+    client = Client(settings())
+    await read_all(client)
+    assert 1.5 <= client.waits[0] <= 3.0
+
+
+async def test_persistent_429_becomes_503_with_retry_after(mock: respx.MockRouter) -> None:
+    route = mock.post(URL).mock(return_value=httpx.Response(429, headers={"retry-after": "1"}, json={}))
+    client = Client(settings(openai_max_retries=2))
+    with pytest.raises(UpstreamBusy) as caught:
+        await read_all(client)
+    assert caught.value.status == 503
+    assert caught.value.headers["Retry-After"] == "1"
+    assert route.call_count == 3
+
+
+async def test_a_retry_after_beyond_the_deadline_gives_up_at_once(mock: respx.MockRouter) -> None:
+    route = mock.post(URL).mock(return_value=httpx.Response(429, headers={"retry-after": "120"}, json={}))
+    client = Client(settings(openai_connect_deadline=10))
+    with pytest.raises(UpstreamBusy) as caught:
+        await read_all(client)
+    assert route.call_count == 1 and client.waits == []
+    assert caught.value.headers["Retry-After"] == "120"
+
+
+async def test_persistent_5xx_and_connection_failure_become_502(mock: respx.MockRouter) -> None:
+    mock.post(URL).mock(return_value=httpx.Response(500, json={"error": {"message": "down"}}))
+    with pytest.raises(UpstreamError) as caught:
+        await read_all(Client(settings()))
+    assert caught.value.status == 502 and "down" in caught.value.message
+    mock.post(URL).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(UpstreamError) as refused:
+        await read_all(Client(settings()))
+    assert refused.value.status == 502
+
+
+async def test_a_timeout_before_the_answer_becomes_504(mock: respx.MockRouter) -> None:
+    mock.post(URL).mock(side_effect=httpx.ConnectTimeout("slow"))
+    with pytest.raises(UpstreamTimeout) as caught:
+        await read_all(Client(settings(openai_max_retries=1)))
+    assert caught.value.status == 504
+
+
+async def test_the_overall_deadline_becomes_504(mock: respx.MockRouter) -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(5)
+        return httpx.Response(200)
+
+    mock.post(URL).mock(side_effect=slow)
+    with pytest.raises(UpstreamTimeout):
+        await asyncio.wait_for(read_all(Client(settings(openai_connect_deadline=0.2))), timeout=3)
+
+
+async def test_upstream_400_passes_its_message_without_retrying(mock: respx.MockRouter) -> None:
+    route = mock.post(URL).mock(
+        return_value=httpx.Response(400, json={"error": {"message": "max_tokens is too large"}})
+    )
+    with pytest.raises(BadRequest) as caught:
+        await read_all(Client(settings()))
+    assert caught.value.status == 400 and "max_tokens is too large" in caught.value.message
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_upstream_auth_failures_are_502_and_logged_loudly(
+    mock: respx.MockRouter, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    route = mock.post(URL).mock(return_value=httpx.Response(status, json={"error": {"message": "bad key"}}))
+    with caplog.at_level(logging.ERROR, logger="gateway.upstream"), pytest.raises(UpstreamError) as caught:
+        await read_all(Client(settings()))
+    assert caught.value.status == 502
+    assert "credentials" in caught.value.message and "bad key" not in caught.value.message
+    assert route.call_count == 1
+    assert any("OPENAI_API_KEY" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (httpx.ReadTimeout("silent"), "upstream_timeout"),
+        (httpx.ReadError("reset"), "upstream_error"),
+        (httpx.RemoteProtocolError("incomplete chunked read"), "upstream_error"),
+    ],
+)
+async def test_failures_mid_stream_raise_stream_failed_after_the_partial_text(
+    mock: respx.MockRouter, error: Exception, kind: str
+) -> None:
+    parts = good_stream(["one", " two", " three"])[:3]
+    mock.post(URL).mock(return_value=streamed(parts, error))
+    stream = await Client(settings()).open(completion())
+    texts = []
+    with pytest.raises(StreamFailed) as caught:
+        async for chunk in stream:
+            texts.append(chunk.text)
+    assert "".join(texts) == "one two"
+    assert caught.value.type == kind
+
+
+@pytest.mark.parametrize(
+    ("line", "mentions"),
+    [
+        (b"this is not an event stream\n\n", "malformed"),
+        (b"data: {not json\n\n", "not JSON"),
+        (b'data: {"error": {"message": "overloaded"}}\n\n', "overloaded"),
+    ],
+)
+async def test_bad_events_mid_stream_raise_stream_failed(mock: respx.MockRouter, line: bytes, mentions: str) -> None:
+    mock.post(URL).mock(return_value=streamed([*good_stream(["one"])[:2], line]))
+    with pytest.raises(StreamFailed) as caught:
+        await read_all(Client(settings()))
+    assert mentions in caught.value.message
+
+
+async def test_multibyte_characters_split_across_reads_are_reassembled(mock: respx.MockRouter) -> None:
+    whole = b"".join(good_stream(["héllo", " 🙂", " 日本語"]))
+    pieces = [whole[i : i + 7] for i in range(0, len(whole), 7)]  # cuts inside characters
+    mock.post(URL).mock(return_value=streamed(pieces))
+    chunks = await read_all(Client(settings()))
+    assert "".join(c.text for c in chunks) == "héllo 🙂 日本語"
+
+
+async def test_closing_the_stream_closes_the_response(mock: respx.MockRouter) -> None:
+    mock.post(URL).mock(return_value=streamed(good_stream(["a"] * 100)))
+    stream = await Client(settings()).open(completion())
+    first = await anext(aiter(stream))
+    assert first.text == "a"
+    await stream.aclose()
+    assert stream.response.is_closed  # type: ignore[attr-defined]
+
+
+def test_parse_line_skips_comments_and_blank_lines_and_reads_done() -> None:
+    assert parse_line(b"") is None
+    assert parse_line(b": keep-alive") is None
+    assert parse_line(b"event: message") is None
+    assert parse_line(b"data: [DONE]").finish_reason == "[DONE]"  # type: ignore[union-attr]
+    chunk = parse_line(b'data:{"choices":[{"delta":{"content":"x"},"finish_reason":null}]}\r')
+    assert chunk == Chunk(text="x")
+
+
+def test_retry_after_parsing() -> None:
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert retry_after_seconds("7", now) == 7
+    assert retry_after_seconds("Thu, 01 Jan 2026 00:00:30 GMT", now) == 30
+    assert retry_after_seconds("Thu, 01 Jan 2025 00:00:30 GMT", now) == 0
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds(None, now) is None
