@@ -24,7 +24,7 @@ import email.utils
 import json
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -116,7 +116,8 @@ class OpenAI:
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.client = client or make_client(settings)
-        self.sleep = asyncio.sleep  # tests replace it to observe backoff without waiting
+        # Tests replace it to observe backoff without waiting.
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def aclose(self) -> None:
         await self.client.aclose()
