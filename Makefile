@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate test lint bench clean
+.PHONY: install run migrate test lint bench bench-smoke clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,9 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+bench: migrate
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-smoke: install
+	$(BIN)/python -m bench.run --smoke

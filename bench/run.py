@@ -1,0 +1,312 @@
+"""`make bench`: the gateway against the upstream itself, in one interleaved run.
+
+The fake OpenAI server (bench/fake_openai.py) and the load generator share core 1; each
+gateway (one uvicorn worker) is pinned alone to core 0. Every round runs every workload against
+the upstream directly (the physical limit), then against each gateway target, so noise hits all
+of them alike; the table shows medians over rounds and gateway/direct ratios. Gateway CPU is
+read from /proc (all threads), so it includes persistence, logging and middleware.
+
+    python -m bench.run                 # full run (a few minutes)
+    python -m bench.run --smoke         # seconds: checks everything works, prints no verdicts
+    python -m bench.run --rounds 5 --targets pg-text,pg-sse
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import loadgen
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    total: int
+    concurrency: int
+    chunks: int
+    delay: float
+
+
+FULL = [
+    Workload("single", 60, 1, 5, 0.0),
+    Workload("short", 200, 20, 5, 0.0),
+    Workload("long", 20, 4, 1000, 0.0),
+    Workload("paced", 200, 100, 50, 0.02),
+    Workload("many", 1000, 1000, 10, 0.1),
+]
+SMOKE = [
+    Workload("single", 5, 1, 5, 0.0),
+    Workload("short", 20, 5, 5, 0.0),
+    Workload("long", 2, 2, 200, 0.0),
+    Workload("paced", 20, 10, 10, 0.02),
+    Workload("many", 50, 50, 5, 0.05),
+]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pinned(core: int, argv: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) > core:
+        return ["taskset", "-c", str(core), *argv]
+    return argv
+
+
+class Server:
+    def __init__(self, name: str, app: str, core: int, env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "POSTGRES_"))}
+        environment.update(env)
+        argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port)]
+        argv += ["--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(pinned(core, argv), cwd=ROOT, env=environment, stdout=out, stderr=out)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{name} did not start; see {log}")
+
+    def cpu_seconds(self) -> float:
+        total = 0
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+        return total / 1e9
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@dataclass
+class Target:
+    name: str
+    server: Server
+    path: str
+    body_key: str  # "messages" for the upstream itself, "prompt" for the gateway
+
+
+def request_body(target: Target, workload: Workload) -> dict[str, Any]:
+    prompt = f"bench [[chunks={workload.chunks} delay={workload.delay}]]"
+    if target.body_key == "messages":
+        return {
+            "model": "bench",
+            "messages": [{"role": "user", "content": prompt}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+    return {"prompt": prompt}
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure(target: Target, workload: Workload) -> dict[str, float]:
+    body = request_body(target, workload)
+    request = loadgen.post_request("127.0.0.1", target.server.port, target.path, body)
+    last = f"tok{workload.chunks - 1}".encode()
+    cpu0 = target.server.cpu_seconds()
+    rss_peak = 0.0
+    sampling = True
+
+    async def sample_rss() -> None:
+        nonlocal rss_peak
+        while sampling:
+            rss_peak = max(rss_peak, target.server.rss_mb())
+            await asyncio.sleep(0.1)
+
+    sampler = asyncio.ensure_future(sample_rss())
+    run = await loadgen.run(
+        "127.0.0.1", target.server.port, request, workload.total, workload.concurrency, b"tok0", last
+    )
+    sampling = False
+    await sampler
+    cpu = target.server.cpu_seconds() - cpu0
+    ok = [r for r in run.results if r.error is None and r.status == 200 and r.ttft is not None]
+    ended = [r for r in ok if r.last_token is not None]
+    return {
+        "ok": len(ok),
+        "total": workload.total,
+        "ttft_p50_ms": percentile([r.ttft or 0 for r in ok], 0.5) * 1000,
+        "ttft_p95_ms": percentile([r.ttft or 0 for r in ok], 0.95) * 1000,
+        "dur_p50_s": percentile([r.duration for r in ok], 0.5),
+        "end_lag_p50_ms": percentile([r.duration - (r.last_token or 0) for r in ended], 0.5) * 1000,
+        "cpu_per_req_ms": cpu / workload.total * 1000,
+        "cpu_per_chunk_us": cpu / (workload.total * workload.chunks) * 1e6,
+        "rss_peak_mb": rss_peak,
+        "loadgen_cpu_s": run.cpu,
+        "wall_s": run.wall,
+    }
+
+
+def migrate(url: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"url={url}", "upgrade", "head"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+
+async def pg_admin(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny workloads, one round: a correctness check")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--targets", default="pg-text,pg-openai,pg-sse,sqlite-text")
+    parser.add_argument("--workloads", default="")
+    args = parser.parse_args()
+    workloads = SMOKE if args.smoke else FULL
+    if args.workloads:
+        workloads = [w for w in workloads if w.name in args.workloads.split(",")]
+    rounds = 1 if args.smoke else args.rounds
+    wanted = args.targets.split(",")
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})
+
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    pg_name = f"gateway_bench_{uuid.uuid4().hex[:8]}"
+    servers: list[Server] = []
+    targets: list[Target] = []
+    try:
+        upstream = Server("upstream", "bench.fake_openai:app", 1, {}, workdir / "upstream.log")
+        servers.append(upstream)
+        targets.append(Target("direct", upstream, "/v1/chat/completions", "messages"))
+        common = {
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream.port}/v1",
+            "RATE_LIMIT_ENABLED": "false",
+            "LOG_JSON": "true",
+            "LOG_LEVEL": "INFO",
+        }
+        databases: dict[str, str] = {}
+        if any(t.startswith("pg-") for t in wanted):
+            asyncio.run(pg_admin(f'CREATE DATABASE "{pg_name}"'))
+            databases["pg"] = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{pg_name}"
+        if any(t.startswith("sqlite-") for t in wanted):
+            databases["sqlite"] = f"sqlite:///{workdir / 'bench.db'}"
+        for kind, url in databases.items():
+            migrate(url)
+            gateway = Server(
+                f"gateway-{kind}", "gateway.app:app", 0, {**common, "DATABASE_URL": url}, workdir / f"{kind}.log"
+            )
+            servers.append(gateway)
+            for name in wanted:
+                if name.startswith(kind + "-"):
+                    fmt = name.split("-", 1)[1]
+                    targets.append(Target(name, gateway, f"/stream?stream_format={fmt}", "prompt"))
+
+        results: dict[tuple[str, str], list[dict[str, float]]] = {}
+        for round_ in range(rounds):
+            for workload in workloads:
+                for target in targets:
+                    figures = asyncio.run(measure(target, workload))
+                    results.setdefault((workload.name, target.name), []).append(figures)
+                    print(
+                        f"round {round_ + 1} {workload.name:<6} {target.name:<12} "
+                        f"ok {figures['ok']:.0f}/{figures['total']:.0f}"
+                        f" ttft p50 {figures['ttft_p50_ms']:.2f} ms, duration p50 {figures['dur_p50_s']:.3f} s",
+                        file=sys.stderr,
+                    )
+        failures = report(workloads, targets, results)
+        print(f"\nlogs: {workdir}")
+        return 1 if failures else 0
+    finally:
+        for server in servers:
+            server.stop()
+        if "pg" in locals().get("databases", {}):
+            asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+
+
+def report(
+    workloads: list[Workload], targets: list[Target], results: dict[tuple[str, str], list[dict[str, float]]]
+) -> int:
+    def med(workload: str, target: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[(workload, target)])
+
+    failures = 0
+    print(
+        "\n| workload | target | ok | TTFT p50 ms (+ over direct) | TTFT p95 ms | duration p50 s (x direct) "
+        "| end lag p50 ms | CPU/request ms | CPU/chunk µs | peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for workload in workloads:
+        for target in targets:
+            key = (workload.name, target.name)
+            ok = min(r["ok"] for r in results[key])
+            if ok < workload.total:
+                failures += 1
+            ttft = med(workload.name, target.name, "ttft_p50_ms")
+            direct_ttft = med(workload.name, "direct", "ttft_p50_ms")
+            duration = med(workload.name, target.name, "dur_p50_s")
+            ratio = duration / med(workload.name, "direct", "dur_p50_s")
+            added = "" if target.name == "direct" else f" (+{ttft - direct_ttft:.2f})"
+            print(
+                f"| {workload.name} | {target.name} | {ok:.0f}/{workload.total} | {ttft:.2f}{added} "
+                f"| {med(workload.name, target.name, 'ttft_p95_ms'):.1f} | {duration:.3f} ({ratio:.2f}x) "
+                f"| {med(workload.name, target.name, 'end_lag_p50_ms'):.2f} "
+                f"| {med(workload.name, target.name, 'cpu_per_req_ms'):.2f} "
+                f"| {med(workload.name, target.name, 'cpu_per_chunk_us'):.1f} "
+                f"| {med(workload.name, target.name, 'rss_peak_mb'):.0f} |"
+            )
+    loadgen_cpu = max(r["loadgen_cpu_s"] / max(r["wall_s"], 1e-9) for rs in results.values() for r in rs)
+    print(f"\nload generator: at most {loadgen_cpu * 100:.0f}% of a core during any measurement")
+    if failures:
+        print(f"{failures} measurements had failed requests", file=sys.stderr)
+    return failures
+
+
+if __name__ == "__main__":
+    sys.exit(main())
