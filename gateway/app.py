@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             with contextlib.suppress(Exception):
                 await store.sweep(dt.timedelta(0), instance_id=streams.instance_id)
             await llm.aclose()
+            await store.close()
             await database.disconnect()
 
     app = Starlette(

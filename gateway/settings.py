@@ -92,6 +92,12 @@ def _http_url(text: str) -> str:
     return url
 
 
+def _transport(text: str) -> str:
+    if text not in ("aiohttp", "httpx"):
+        raise ValueError("expected aiohttp or httpx")
+    return text
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -120,6 +126,7 @@ class Settings:
     openai_max_retries: int = 3
     openai_timeout: float = 60.0
     openai_connect_deadline: float = 20.0
+    upstream_transport: str = "aiohttp"
     api_key: str = ""
     rate_limit_enabled: bool = True
     rate_limit_requests: int = 60
@@ -173,6 +180,7 @@ class Settings:
         take("OPENAI_MAX_RETRIES", _non_negative_int)
         take("OPENAI_TIMEOUT", _positive_float)
         take("OPENAI_CONNECT_DEADLINE", _positive_float)
+        take("UPSTREAM_TRANSPORT", _transport)
         take("API_KEY", str)
         take("RATE_LIMIT_ENABLED", _bool)
         take("RATE_LIMIT_REQUESTS", _positive_int)

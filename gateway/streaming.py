@@ -14,6 +14,7 @@ goes to the log at ERROR, so nothing is lost silently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -29,7 +30,16 @@ from starlette.types import Receive, Scope, Send
 from gateway import formats, logs
 from gateway.errors import GatewayError, Invalid, NotFound, Unavailable
 from gateway.inputs import QUERY_EXTRAS, StreamParams, read_json, stream_params
-from gateway.llm import LLM, Chunk, ChunkStream, Completion, StreamFailed, Usage, estimate_tokens
+from gateway.llm import (
+    LLM,
+    Chunk,
+    ChunkStream,
+    Completion,
+    StreamFailed,
+    Usage,
+    estimate_prompt_tokens,
+    estimate_tokens,
+)
 from gateway.settings import Settings
 from gateway.store import Store, utcnow
 
@@ -233,6 +243,7 @@ class Relay(Response):
         self.sending = False
         self.task: asyncio.Task[Any] | None = None
         self.side_sends: set[asyncio.Future[None]] = set()
+        self.event_prefix = f"{record_id}:"
         self.encoder = formats.ChunkEncoder(f"chatcmpl-{record_id.hex}", model, int(time.time()))
         self.raw_headers = [
             (b"content-type", CONTENT_TYPES[self.format].encode()),
@@ -273,6 +284,7 @@ class Relay(Response):
                 stop_keepalive()
             await self._close_upstream()
         await self._finalise(scope, outcome, error)
+        await self._close_body(send)
 
     async def _watch(self, receive: Receive) -> None:
         while True:
@@ -317,20 +329,18 @@ class Relay(Response):
         handle = loop.call_later(interval, tick)
         return lambda: handle.cancel()
 
+    def _frame(self, data: str) -> bytes:
+        if self.format == "openai":
+            return formats.ndjson(data)
+        return formats.sse(data, f"{self.event_prefix}{self.offset}")
+
     def _encode_text(self, text: str) -> bytes:
         if self.format == "text":
             return text.encode()
-        data = self.encoder.content(text)
-        if self.format == "openai":
-            return formats.ndjson(data)
-        return formats.sse(data, f"{self.record_id}:{self.offset}")
-
-    def _frame(self, data: str, with_id: bool = True) -> bytes:
-        if self.format == "openai":
-            return formats.ndjson(data)
-        return formats.sse(data, f"{self.record_id}:{self.offset}" if with_id else None)
+        return self._frame(self.encoder.content(text))
 
     async def _pump(self, send: Send) -> tuple[str, tuple[str, str] | None]:
+        """Relay every chunk as it comes: one write per chunk the upstream gave at once."""
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         self.last_sent = time.monotonic()
         structured = self.format != "text"
@@ -342,25 +352,31 @@ class Relay(Response):
         try:
             chunk: Chunk
             async for chunk in self.chunks:
+                out = b""
                 text = chunk.text
                 if text:
                     if self.ttft is None:
                         self.ttft = time.perf_counter() - self.started
                     parts.append(text)
                     self.offset += len(text)
-                    await self._send(send, self._encode_text(text))
+                    out = self._encode_text(text)
                 if chunk.finish_reason is not None and self.finish_reason is None:
                     self.finish_reason = chunk.finish_reason
                     if structured:
-                        await self._send(send, self._frame(self.encoder.finish(chunk.finish_reason)))
+                        out += self._frame(self.encoder.finish(chunk.finish_reason))
                 if chunk.usage is not None:
                     self.usage = chunk.usage
+                if out:
+                    await self._send(send, out)
                 if time.perf_counter() > deadline:
                     limit = self.settings.max_stream_seconds
                     error = ("stream_too_long", f"the stream ran past MAX_STREAM_SECONDS ({limit:g} s)")
                     break
         except StreamFailed as exc:
             error = (exc.type, exc.message)
+        except Exception:
+            log.exception("relaying record %s failed", self.record_id)
+            error = ("internal_error", "the gateway failed while relaying the answer")
         if error is None and self.finish_reason is None:
             error = ("upstream_error", "the upstream closed the stream before it finished")
         if error is not None:
@@ -368,33 +384,41 @@ class Relay(Response):
             return "error", error
         if self.usage is None:
             self.usage = Usage(
-                prompt_tokens=sum(estimate_tokens(m["content"]) + 3 for m in self.completion.messages) + 3,
+                prompt_tokens=estimate_prompt_tokens(self.completion.messages),
                 completion_tokens=estimate_tokens("".join(parts)),
                 estimated=True,
             )
+        ending = b""
         if structured:
-            usage = self.encoder.usage(self.usage.prompt_tokens, self.usage.completion_tokens)
-            await self._send(send, self._frame(usage))
+            ending = self._frame(self.encoder.usage(self.usage.prompt_tokens, self.usage.completion_tokens))
             if self.format == "sse":
-                await self._send(send, formats.SSE_DONE)
-        await self._end(send)
+                ending += formats.SSE_DONE
+        await self._end(send, ending)
         return "complete", None
 
     async def _send_error_ending(self, send: Send, error: tuple[str, str]) -> None:
         if self.client_gone:
             return
+        ending = b""
+        if self.format != "text":
+            ending = self._frame(formats.error_chunk(*error))
+            if self.format == "sse":
+                ending += formats.SSE_DONE
         try:
-            if self.format != "text":
-                await self._send(send, self._frame(formats.error_chunk(*error)))
-                if self.format == "sse":
-                    await self._send(send, formats.SSE_DONE)
-            await self._end(send)
+            await self._end(send, ending)
         except Exception:  # the client may be gone already; the record still holds the error
             pass
 
-    async def _end(self, send: Send) -> None:
+    async def _end(self, send: Send, ending: bytes) -> None:
+        """The last bytes, at once; the body is closed after the record is written, so a client
+        that reads the record as soon as its body ends finds it finished."""
+        if ending and not self.client_gone:
+            await send({"type": "http.response.body", "body": ending, "more_body": True})
+
+    async def _close_body(self, send: Send) -> None:
         if not self.client_gone:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            with contextlib.suppress(Exception):  # the client may have left meanwhile
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _close_upstream(self) -> None:
         try:

@@ -27,7 +27,9 @@ import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from gateway import __version__
 from gateway.errors import BadRequest, GatewayError, UpstreamBusy, UpstreamError, UpstreamTimeout
@@ -39,6 +41,7 @@ log = logging.getLogger("gateway.upstream")
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 8.0
 MAX_ERROR_BODY = 64 * 1024
+DRAIN_SECONDS = 0.5
 
 
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
@@ -92,7 +95,14 @@ def payload(completion: Completion) -> dict[str, Any]:
 
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
+    """One client per process. Its transport is aiohttp's by default: httpcore 1.0 costs several
+    times more CPU per request and per chunk (see the README's figures); `httpx` keeps httpcore."""
+    transport: httpx.AsyncBaseTransport | None = None
+    if settings.upstream_transport == "aiohttp":
+        # max_connections=None would silently mean aiohttp's 100.
+        transport = AiohttpTransport(limits=httpx.Limits(max_connections=1000, keepalive_expiry=60), trust_env=False)
     return httpx.AsyncClient(
+        transport=transport,
         base_url=settings.openai_base_url,
         headers={
             "Authorization": f"Bearer {settings.openai_api_key}",
@@ -102,6 +112,24 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=60),
         trust_env=False,
     )
+
+
+def failure_kind(exc: httpx.HTTPError) -> str:
+    """ "timeout", "connect" (never reached) or "broken": the one place where a transport's own
+    exceptions are read. httpx-aiohttp maps every aiohttp connection error to ConnectTimeout, so
+    the aiohttp exception it carries decides."""
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ServerTimeoutError):
+        return "timeout"
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return "connect"
+    if isinstance(cause, aiohttp.ClientError):
+        return "broken"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect"
+    return "broken"
 
 
 class _Retryable(Exception):
@@ -153,10 +181,10 @@ class OpenAI:
         request = self.client.build_request("POST", "/chat/completions", json=body, headers=headers)
         try:
             response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(UpstreamTimeout(f"the upstream did not answer in time ({type(exc).__name__})")) from None
         except httpx.TransportError as exc:
-            raise _Retryable(UpstreamError(f"could not reach the upstream: {type(exc).__name__}")) from None
+            if failure_kind(exc) == "timeout":
+                raise _Retryable(UpstreamTimeout("the upstream did not answer in time")) from None
+            raise _Retryable(UpstreamError(f"could not reach the upstream: {exc or type(exc).__name__}")) from None
         if response.status_code == 200:
             return ResponseStream(response, self._chunks(response))
         try:
@@ -181,32 +209,65 @@ class OpenAI:
         raise UpstreamError(f"the upstream answered with an unexpected status {status}")
 
     async def _chunks(self, response: httpx.Response) -> AsyncGenerator[Chunk, None]:
+        """One Chunk per network read: the events that arrived together are relayed together."""
         timeout = self.settings.openai_timeout
         pending = b""
+        reads = response.aiter_bytes()
         try:
-            async for data in response.aiter_bytes():
+            async for data in reads:
                 pending += data
                 if b"\n" not in data:
                     continue
                 *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    chunk = parse_line(line)
-                    if chunk is _DONE:
-                        return
-                    if chunk is not None:
-                        yield chunk
-            if pending.strip():
-                chunk = parse_line(pending)
-                if chunk is not None and chunk is not _DONE:
+                chunk, done, failure = merge(lines)
+                if chunk is not None:
                     yield chunk
-        except httpx.TimeoutException:
-            raise StreamFailed("upstream_timeout", f"the upstream sent nothing for {timeout:g} s") from None
+                if failure is not None:
+                    raise failure
+                if done:
+                    await _drain(reads)
+                    return
+            if pending.strip():
+                chunk, _, failure = merge([pending])
+                if chunk is not None:
+                    yield chunk
+                if failure is not None:
+                    raise failure
         except httpx.HTTPError as exc:
-            raise StreamFailed(
-                "upstream_error", f"the connection to the upstream broke ({type(exc).__name__})"
-            ) from None
+            if failure_kind(exc) == "timeout":
+                raise StreamFailed("upstream_timeout", f"the upstream sent nothing for {timeout:g} s") from None
+            raise StreamFailed("upstream_error", "the connection to the upstream broke") from None
         finally:
             await response.aclose()
+
+
+def merge(lines: list[bytes]) -> tuple[Chunk | None, bool, StreamFailed | None]:
+    """The events of some lines as one Chunk (text joined; last finish reason and usage),
+    whether `[DONE]` was among them, and the failure of a bad line, to be raised only after the
+    text before it has been relayed."""
+    texts: list[str] = []
+    finish: str | None = None
+    usage: Usage | None = None
+    done = False
+    failure: StreamFailed | None = None
+    for line in lines:
+        try:
+            chunk = parse_line(line)
+        except StreamFailed as exc:
+            failure = exc
+            break
+        if chunk is None:
+            continue
+        if chunk is _DONE:
+            done = True
+            break
+        if chunk.text:
+            texts.append(chunk.text)
+        finish = chunk.finish_reason or finish
+        usage = chunk.usage or usage
+    if not texts and finish is None and usage is None:
+        return None, done, failure
+    return Chunk(text="".join(texts), finish_reason=finish, usage=usage), done, failure
 
 
 class ResponseStream:
@@ -224,6 +285,16 @@ class ResponseStream:
             await self.chunks.aclose()
         finally:
             await self.response.aclose()
+
+
+async def _drain(reads: AsyncIterator[bytes]) -> None:
+    """Read what follows `[DONE]` (the end of the chunked body) so the connection is kept."""
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in reads:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 async def _read_bounded(response: httpx.Response) -> bytes:

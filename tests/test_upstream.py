@@ -89,7 +89,7 @@ async def read_all(client: OpenAI, request: Completion | None = None) -> list[Ch
 
 @pytest.fixture
 def mock() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
+    with respx.mock(assert_all_called=False, using="httpx") as router:
         yield router
 
 
@@ -306,3 +306,44 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds("Thu, 01 Jan 2025 00:00:30 GMT", now) == 0
     assert retry_after_seconds("soon", now) is None
     assert retry_after_seconds(None, now) is None
+
+
+async def test_text_before_a_bad_line_in_the_same_read_is_still_relayed(mock: respx.MockRouter) -> None:
+    together = b"".join([*good_stream(["one", " two"])[:3], b"data: {not json\n\n"])
+    mock.post(URL).mock(return_value=streamed([together]))
+    stream = await Client(settings()).open(completion())
+    texts = []
+    with pytest.raises(StreamFailed):
+        async for chunk in stream:
+            texts.append(chunk.text)
+    assert "".join(texts) == "one two"
+
+
+async def test_events_that_arrive_together_are_relayed_as_one_chunk(mock: respx.MockRouter) -> None:
+    mock.post(URL).mock(return_value=streamed([b"".join(good_stream(["a", "b", "c"]))]))
+    chunks = await read_all(Client(settings()))
+    assert len(chunks) == 1
+    assert chunks[0].text == "abc" and chunks[0].finish_reason == "stop" and chunks[0].usage is not None
+
+
+def wrapped(cause: Exception, as_: type[httpx.HTTPError]) -> httpx.HTTPError:
+    error = as_("mapped by httpx-aiohttp")
+    error.__cause__ = cause
+    return error
+
+
+def test_failure_kind_reads_the_aiohttp_error_behind_httpx_aiohttp_mapping() -> None:
+    import aiohttp
+
+    from gateway.upstream import failure_kind
+
+    refused = aiohttp.ClientConnectorError(
+        aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None),
+        OSError(111, "refused"),
+    )
+    assert failure_kind(wrapped(refused, httpx.ConnectTimeout)) == "connect"
+    assert failure_kind(wrapped(aiohttp.ServerDisconnectedError(), httpx.ConnectTimeout)) == "broken"
+    assert failure_kind(wrapped(aiohttp.SocketTimeoutError(), httpx.ReadTimeout)) == "timeout"
+    assert failure_kind(wrapped(aiohttp.ClientPayloadError("cut"), httpx.ReadError)) == "broken"
+    assert failure_kind(httpx.ReadTimeout("plain httpx")) == "timeout"
+    assert failure_kind(httpx.ConnectError("plain httpx")) == "connect"
