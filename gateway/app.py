@@ -133,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/history", routes.list_history),
             Route("/history/{record_id}", routes.get_history, methods=["GET"]),
             Route("/history/{record_id}", routes.delete_history, methods=["DELETE"]),
+            Route("/metrics", routes.metrics_endpoint),
+            Route("/openapi.json", routes.openapi_endpoint),
         ],
         middleware=[Middleware(logs.RequestContext)],
         exception_handlers={GatewayError: gateway_error, HTTPException: http_error},

@@ -83,6 +83,10 @@ def _text(value: object, name: str, max_chars: int, required: bool = False) -> s
         raise Invalid(f"{name} must not be blank")
     if "\x00" in value:
         raise Invalid(f"{name} must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise Invalid(f"{name} must be valid Unicode text (it holds an unpaired surrogate)") from None
     if len(value) > max_chars:
         raise Invalid(f"{name} is longer than {max_chars} characters")
     return value

@@ -21,6 +21,7 @@ from pythonjsonlogger.json import JsonFormatter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import metrics
 from gateway.errors import error_body
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -139,5 +140,7 @@ class RequestContext:
                 client=client[0] if client else None,
             )
             extra.setdefault("key", None)
+            route = scope.get("route")
+            metrics.REQUESTS.labels(getattr(route, "path", "unmatched"), scope["method"], str(status)).inc()
             access_log.info("%s %s %s", scope["method"], scope["path"], status, extra=extra)
             request_id_var.reset(token)

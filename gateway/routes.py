@@ -8,13 +8,14 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway import __version__
+from gateway import __version__, metrics, openapi
 from gateway.errors import Invalid, NotFound
 from gateway.inputs import parse_int, parse_uuid
 from gateway.settings import Settings
 from gateway.store import BadCursor, Store, decode_cursor
 
 HEALTH_TIMEOUT = 2.0
+MAX_OFFSET = 1_000_000_000
 
 
 async def health(request: Request) -> Response:
@@ -37,7 +38,7 @@ async def list_history(request: Request) -> Response:
     store: Store = request.state.store
     query = request.query_params
     limit = parse_int(query.get("limit", "10"), "limit", 1, 100)
-    offset = parse_int(query.get("offset", "0"), "offset", 0)
+    offset = parse_int(query.get("offset", "0"), "offset", 0, MAX_OFFSET)
     conversation_id = parse_uuid(query["conversation_id"], "conversation_id") if "conversation_id" in query else None
     before = None
     if "before" in query:
@@ -64,3 +65,12 @@ async def delete_history(request: Request) -> Response:
     if not await store.delete(record_id):
         raise NotFound(f"record {record_id} not found")
     return Response(status_code=204)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    body, media_type = metrics.render()
+    return Response(body, media_type=media_type)
+
+
+async def openapi_endpoint(request: Request) -> Response:
+    return JSONResponse(openapi.spec(request.state.settings, __version__))

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway import formats, logs
+from gateway import formats, logs, metrics
 from gateway.errors import GatewayError, Invalid, NotFound, Unavailable
 from gateway.inputs import QUERY_EXTRAS, StreamParams, read_json, stream_params
 from gateway.llm import (
@@ -262,6 +262,7 @@ class Relay(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.task = asyncio.current_task()
         self.streams.active.add(self)
+        metrics.ACTIVE.inc()
         watcher = asyncio.ensure_future(self._watch(receive))
         stop_keepalive: Callable[[], None] | None = None
         outcome = "error"
@@ -349,14 +350,20 @@ class Relay(Response):
         deadline = self.started + self.settings.max_stream_seconds
         parts = self.parts
         error: tuple[str, str] | None = None
+        gap = metrics.GAP.observe
+        last = time.perf_counter()
         try:
             chunk: Chunk
             async for chunk in self.chunks:
+                now = time.perf_counter()
                 out = b""
                 text = chunk.text
                 if text:
                     if self.ttft is None:
-                        self.ttft = time.perf_counter() - self.started
+                        self.ttft = now - self.started
+                    else:
+                        gap(now - last)
+                    last = now
                     parts.append(text)
                     self.offset += len(text)
                     out = self._encode_text(text)
@@ -368,7 +375,7 @@ class Relay(Response):
                     self.usage = chunk.usage
                 if out:
                     await self._send(send, out)
-                if time.perf_counter() > deadline:
+                if now > deadline:
                     limit = self.settings.max_stream_seconds
                     error = ("stream_too_long", f"the stream ran past MAX_STREAM_SECONDS ({limit:g} s)")
                     break
@@ -441,10 +448,20 @@ class Relay(Response):
             "completion_tokens": usage.completion_tokens if usage else None,
             "usage_estimated": usage.estimated if usage else False,
         }
+        if outcome == "cancelled":
+            outcome = "cancelled_before_first_token" if self.ttft is None else "cancelled_after_first_token"
+        metrics.STREAMS.labels(outcome, self.format).inc()
+        metrics.DURATION.observe(duration)
+        if self.ttft is not None:
+            metrics.TTFT.observe(self.ttft)
+        if usage is not None:
+            metrics.TOKENS.labels("in").inc(usage.prompt_tokens)
+            metrics.TOKENS.labels("out").inc(usage.completion_tokens)
         try:
             await finalise(self.store, self.record_id, values)
         finally:
             self.streams.active.discard(self)
+            metrics.ACTIVE.dec()
             self.finished.set()
             logs.fields(scope).update(
                 record_id=str(self.record_id),

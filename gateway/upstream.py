@@ -31,7 +31,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from gateway import __version__
+from gateway import __version__, metrics
 from gateway.errors import BadRequest, GatewayError, UpstreamBusy, UpstreamError, UpstreamTimeout
 from gateway.llm import Chunk, ChunkStream, Completion, StreamFailed, Usage
 from gateway.settings import Settings
@@ -163,18 +163,26 @@ class OpenAI:
                 if remaining <= 0:
                     raise TimeoutError
                 async with asyncio.timeout(remaining):
-                    return await self._attempt(body, headers)
+                    stream = await self._attempt(body, headers)
+                metrics.UPSTREAM_ATTEMPTS.labels("ok").inc()
+                return stream
             except TimeoutError:
+                metrics.UPSTREAM_ATTEMPTS.labels("deadline").inc()
                 raise UpstreamTimeout(
                     f"the upstream did not answer within {self.settings.openai_connect_deadline:g} s"
                 ) from None
+            except GatewayError as refused:
+                metrics.UPSTREAM_ATTEMPTS.labels(refused.type).inc()
+                raise
             except _Retryable as failure:
+                metrics.UPSTREAM_ATTEMPTS.labels(failure.final.type).inc()
                 wait = failure.retry_after if failure.retry_after is not None else backoff(attempt)
                 if attempt > self.settings.openai_max_retries or loop.time() + wait > deadline:
                     if isinstance(failure.final, UpstreamBusy) and failure.retry_after is not None:
                         failure.final.headers["Retry-After"] = str(max(1, round(failure.retry_after)))
                     raise failure.final from None
                 log.warning("upstream attempt %d failed (%s); retrying in %.2f s", attempt, failure.final.message, wait)
+                metrics.UPSTREAM_RETRIES.inc()
                 await self.sleep(wait)
 
     async def _attempt(self, body: dict[str, Any], headers: dict[str, str]) -> ChunkStream:

@@ -85,7 +85,7 @@ async def test_client_disconnect_mid_stream_leaves_a_cancelled_record_with_the_p
     assert len(record["response"]) < len(full), "the generation was not stopped when the client left"
     await asyncio.sleep(0.3)
     [line] = [entry for entry in server.log_lines() if entry.get("record_id") == record_id]
-    assert line["outcome"] == "cancelled" and line["request_id"] == response.headers["x-request-id"]
+    assert line["outcome"] == "cancelled_after_first_token" and line["request_id"] == response.headers["x-request-id"]
 
 
 async def test_sigterm_mid_stream_finalises_every_record(

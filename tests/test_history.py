@@ -71,7 +71,15 @@ async def test_conversation_filter(gateway: Gateway) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"offset": "-1"}, {"conversation_id": "zz"}, {"before": "%%"}],
+    [
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "x"},
+        {"offset": "-1"},
+        {"offset": "3845311827873365943991281452949962752"},
+        {"conversation_id": "zz"},
+        {"before": "%%"},
+    ],
 )
 async def test_bad_history_parameters_are_422(gateway: Gateway, params: dict[str, str]) -> None:
     assert_error(await gateway.get("/history", params=params), 422)

@@ -185,6 +185,8 @@ def assert_error(response: Any, status: int, mentions: str = "") -> None:
         (b'{"prompt": "hi", "stream_format": "xml"}', 422, "stream_format"),
         (b'{"prompt": "hi", "on_disconnect": "later"}', 422, "on_disconnect"),
         (b'{"prompt": "hi", "promt": "typo"}', 422, "promt"),
+        (b'{"prompt": "lone \\ud800 surrogate"}', 422, "prompt"),
+        (b'{"prompt": "nul \\u0000 byte"}', 422, "prompt"),
     ],
 )
 async def test_bad_bodies_get_their_status_and_a_json_error(

@@ -1,0 +1,58 @@
+"""Prometheus metrics, and the text that GET /metrics serves.
+
+One uvicorn worker per process (one per dyno) is the intended deployment, and then the default
+registry is the whole truth. With several workers in one container, set
+PROMETHEUS_MULTIPROC_DIR to an empty directory: every worker writes its samples there and
+/metrics merges them (prometheus-client's multiprocess mode; the active-streams gauge is summed
+over live processes).
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUESTS = Counter(
+    "gateway_requests_total", "Requests by route template, method and status", ["route", "method", "status"]
+)
+STREAMS = Counter(
+    "gateway_streams_total",
+    "Streams by outcome: complete, cancelled_before_first_token, cancelled_after_first_token, error",
+    ["outcome", "format"],
+)
+TTFT = Histogram(
+    "gateway_time_to_first_token_seconds",
+    "From the request's arrival to the first token sent",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+DURATION = Histogram(
+    "gateway_stream_duration_seconds",
+    "From the request's arrival to the stream's end",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+)
+GAP = Histogram(
+    "gateway_inter_chunk_gap_seconds",
+    "Time between consecutive chunks relayed to a client",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 15),
+)
+UPSTREAM_ATTEMPTS = Counter("gateway_upstream_attempts_total", "Requests sent upstream, by result", ["result"])
+UPSTREAM_RETRIES = Counter("gateway_upstream_retries_total", "Upstream attempts that were retried")
+ACTIVE = Gauge("gateway_active_streams", "Streams being relayed now", multiprocess_mode="livesum")
+TOKENS = Counter("gateway_tokens_total", "Tokens, as the upstream reported or as estimated", ["direction"])
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
