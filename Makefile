@@ -20,7 +20,7 @@ migrate: install
 	$(BIN)/alembic upgrade head
 
 run: migrate
-	$(BIN)/uvicorn gateway.app:app --host $(HOST) --port $(PORT) --no-access-log --timeout-graceful-shutdown 20
+	$(BIN)/uvicorn gateway.app:app --host $(HOST) --port $(PORT) --no-access-log --no-proxy-headers --timeout-graceful-shutdown 20
 
 lint: install
 	$(BIN)/ruff check gateway tests schema bench

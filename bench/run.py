@@ -82,7 +82,7 @@ class Server:
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "POSTGRES_"))}
         environment.update(env)
         argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port)]
-        argv += ["--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+        argv += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning", "--backlog", "4096"]
         with open(log, "ab") as out:
             self.process = subprocess.Popen(pinned(core, argv), cwd=ROOT, env=environment, stdout=out, stderr=out)
         deadline = time.monotonic() + 30

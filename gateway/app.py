@@ -14,13 +14,16 @@ from databases import Database
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import __version__, logs, routes
+from gateway.auth import AuthMiddleware, Keys
 from gateway.errors import GatewayError, error_body
 from gateway.llm import LLM, MockLLM
+from gateway.ratelimit import Limiter, RateLimitMiddleware
 from gateway.settings import ConfigError, Settings, mask_url
 from gateway.store import Store
 from gateway.streaming import Streams, stream_endpoint
@@ -86,6 +89,33 @@ async def housekeeping(store: Store, streams: Streams, settings: Settings) -> No
             log.warning("housekeeping failed: %s", exc)
 
 
+def middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first: request ids and the access line see everything, CORS headers reach
+    401 and 429 answers too, and the rate limit knows who the key belongs to."""
+    stack = [Middleware(logs.RequestContext, trusted_proxies=settings.trusted_proxies)]
+    if settings.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Last-Event-ID"],
+                expose_headers=[
+                    "X-Request-ID",
+                    "X-Record-ID",
+                    "X-Conversation-ID",
+                    "X-RateLimit-Limit",
+                    "X-RateLimit-Remaining",
+                    "X-RateLimit-Reset",
+                    "Retry-After",
+                ],
+                max_age=600,
+            )
+        )
+    stack += [Middleware(AuthMiddleware), Middleware(RateLimitMiddleware)]
+    return stack
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     if settings is None:
         settings = load_settings()
@@ -101,6 +131,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = Store(database, cfg.database_kind)
         streams = Streams()
         llm = make_llm(cfg)
+        keys = Keys(cfg.api_key, store)
+        limiter = Limiter(cfg.rate_limit_requests, cfg.rate_limit_window_seconds, cfg.redis_url)
+        if not await keys.required():
+            log.warning("no API_KEY and no stored key: the gateway is open to anyone who can reach it")
         try:
             swept = await store.sweep(dt.timedelta(seconds=cfg.stale_stream_seconds))
         except Exception as exc:
@@ -111,12 +145,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             __version__,
             llm.name if llm.name == "mock" else f"openai ({cfg.openai_base_url}, model {cfg.openai_model})",
             mask_url(cfg.database_url),
-            "off",
+            limiter.description if cfg.rate_limit_enabled else "off",
             swept,
         )
         chores = asyncio.ensure_future(housekeeping(store, streams, cfg))
         try:
-            yield {"settings": cfg, "store": store, "llm": llm, "streams": streams}
+            yield {
+                "settings": cfg,
+                "store": store,
+                "llm": llm,
+                "streams": streams,
+                "keys": keys,
+                "limiter": limiter if cfg.rate_limit_enabled else None,
+            }
         finally:
             chores.cancel()
             await streams.shutdown(SHUTDOWN_FINALISE_SECONDS)
@@ -136,7 +177,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/metrics", routes.metrics_endpoint),
             Route("/openapi.json", routes.openapi_endpoint),
         ],
-        middleware=[Middleware(logs.RequestContext)],
+        middleware=middleware(settings),
         exception_handlers={GatewayError: gateway_error, HTTPException: http_error},
         lifespan=lifespan,
     )

@@ -10,6 +10,7 @@ Handlers add fields to that line through `fields(scope)`.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import logging
 import re
 import sys
@@ -90,9 +91,43 @@ def _incoming_id(scope: Scope) -> str | None:
     return None
 
 
+def client_address(scope: Scope, trusted: tuple[str, ...]) -> str:
+    """The peer's address, or, behind a trusted proxy, the last untrusted X-Forwarded-For hop."""
+    peer = scope.get("client")
+    address = str(peer[0]) if peer else "unknown"
+    if not trusted or not _trusted(address, trusted):
+        return address
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
+        if name == b"x-forwarded-for":
+            hops = [hop.strip() for hop in value.decode("latin-1").split(",") if hop.strip()]
+            for hop in reversed(hops):
+                if not _trusted(hop, trusted):
+                    return hop
+            return hops[0] if hops else address
+    return address
+
+
+def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    if "*" in trusted:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in trusted:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,6 +137,7 @@ class RequestContext:
         token = request_id_var.set(rid)
         extra = fields(scope)
         extra["request_id"] = rid
+        extra["client"] = client_address(scope, self.trusted_proxies)
         started = time.perf_counter()
         status = 0
 
@@ -131,13 +167,11 @@ class RequestContext:
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:
-            client = scope.get("client")
             extra.update(
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                client=client[0] if client else None,
             )
             extra.setdefault("key", None)
             route = scope.get("route")

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway import __version__, metrics, openapi
+from gateway.auth import principal
 from gateway.errors import Invalid, NotFound
 from gateway.inputs import parse_int, parse_uuid
 from gateway.settings import Settings
@@ -46,14 +47,16 @@ async def list_history(request: Request) -> Response:
             before = decode_cursor(query["before"])
         except BadCursor:
             raise Invalid("before is not a cursor this gateway issued") from None
-    page = await store.page(limit=limit, offset=offset, conversation_id=conversation_id, before=before)
+    page = await store.page(
+        limit=limit, offset=offset, conversation_id=conversation_id, before=before, owner=principal(request.scope).owner
+    )
     return JSONResponse({"items": page.items, "total": page.total, "limit": limit, "offset": offset, "next": page.next})
 
 
 async def get_history(request: Request) -> Response:
     store: Store = request.state.store
     record_id = _record_id(request)
-    record = await store.get(record_id)
+    record = await store.get(record_id, owner=principal(request.scope).owner)
     if record is None:
         raise NotFound(f"record {record_id} not found")
     return JSONResponse(record)
@@ -62,7 +65,7 @@ async def get_history(request: Request) -> Response:
 async def delete_history(request: Request) -> Response:
     store: Store = request.state.store
     record_id = _record_id(request)
-    if not await store.delete(record_id):
+    if not await store.delete(record_id, owner=principal(request.scope).owner):
         raise NotFound(f"record {record_id} not found")
     return Response(status_code=204)
 

@@ -6,6 +6,7 @@ directory (the environment wins). A bad value raises `ConfigError` naming the va
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -102,6 +103,14 @@ def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _proxies(text: str) -> tuple[str, ...]:
+    entries = _csv(text)
+    for entry in entries:
+        if entry != "*":
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+    return entries
+
+
 def normalise_database_url(url: str) -> str:
     """Accept Heroku's `postgres://`; refuse schemes the gateway cannot drive."""
     scheme, sep, rest = url.strip().partition("://")
@@ -142,6 +151,7 @@ class Settings:
     stale_stream_seconds: float = 60.0
     heartbeat_seconds: float = 10.0
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def database_kind(self) -> str:
@@ -196,6 +206,7 @@ class Settings:
         take("STALE_STREAM_SECONDS", _positive_float)
         take("HEARTBEAT_SECONDS", _positive_float)
         take("CORS_ORIGINS", _csv)
+        take("TRUSTED_PROXIES", _proxies)
         redis_url = values.get("redis_url")
         if isinstance(redis_url, str) and not redis_url.startswith(("redis://", "rediss://")):
             raise ConfigError(f"REDIS_URL={redis_url!r} is invalid: expected redis:// or rediss://")

@@ -16,7 +16,7 @@ import aiosqlite
 import sqlalchemy as sa
 from databases import Database
 
-from gateway.tables import records
+from gateway.tables import api_keys, records
 
 PUBLIC_FIELDS = (
     "id",
@@ -80,6 +80,7 @@ CREATE_COLUMNS = (
     "instance_id",
     "request_id",
     "usage_estimated",
+    "api_key_id",
 )
 CREATE_DEFAULTS: dict[str, Any] = {"response": "", "status": "streaming", "usage_estimated": False}
 FINISH_COLUMNS = (
@@ -122,6 +123,37 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def _mine(owner: uuid.UUID | None) -> list[sa.ColumnElement[bool]]:
+    """Only the owner's records; None (the operator, or an open gateway) sees them all."""
+    return [] if owner is None else [records.c.api_key_id == owner]
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    id: uuid.UUID
+    name: str
+    key_hash: str
+    rate_limit: tuple[int, int] | None
+    created_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+
+
+class KeyExists(ValueError):
+    pass
+
+
+def _stored_key(row: Any) -> StoredKey:
+    requests, window = row["rate_limit_requests"], row["rate_limit_window_seconds"]
+    return StoredKey(
+        id=row["id"] if isinstance(row["id"], uuid.UUID) else uuid.UUID(str(row["id"])),
+        name=row["name"],
+        key_hash=row["key_hash"],
+        rate_limit=(requests, window) if requests and window else None,
+        created_at=_aware(row["created_at"]),
+        revoked_at=_aware(row["revoked_at"]),
+    )
 
 
 class BadCursor(ValueError):
@@ -196,12 +228,12 @@ class Store:
             async with self.db.connection() as connection:
                 await connection.raw_connection.execute(sql, *args)
 
-    async def get(self, record_id: uuid.UUID) -> dict[str, Any] | None:
-        row = await self.db.fetch_one(records.select().where(records.c.id == record_id))
+    async def get(self, record_id: uuid.UUID, owner: uuid.UUID | None = None) -> dict[str, Any] | None:
+        row = await self.db.fetch_one(records.select().where(records.c.id == record_id, *_mine(owner)))
         return public(row) if row is not None else None
 
-    async def delete(self, record_id: uuid.UUID) -> bool:
-        query = records.delete().where(records.c.id == record_id).returning(records.c.id)
+    async def delete(self, record_id: uuid.UUID, owner: uuid.UUID | None = None) -> bool:
+        query = records.delete().where(records.c.id == record_id, *_mine(owner)).returning(records.c.id)
         return await self.db.fetch_one(query) is not None
 
     async def page(
@@ -210,8 +242,9 @@ class Store:
         offset: int = 0,
         conversation_id: uuid.UUID | None = None,
         before: tuple[dt.datetime, uuid.UUID] | None = None,
+        owner: uuid.UUID | None = None,
     ) -> Page:
-        where: list[sa.ColumnElement[bool]] = []
+        where: list[sa.ColumnElement[bool]] = _mine(owner)
         if conversation_id is not None:
             where.append(records.c.conversation_id == conversation_id)
         total_query = sa.select(sa.func.count()).select_from(records).where(*where)
@@ -238,17 +271,60 @@ class Store:
         cursor = encode_cursor(last["created_at"], last["id"]) if last is not None else None
         return Page(items=items, total=total, next=cursor)
 
-    async def conversation(self, conversation_id: uuid.UUID) -> list[tuple[str, str]] | None:
-        """Earlier turns, oldest first, or None when the conversation is unknown."""
+    async def conversation(
+        self, conversation_id: uuid.UUID, owner: uuid.UUID | None = None
+    ) -> list[tuple[str, str]] | None:
+        """Earlier turns, oldest first, or None when the conversation is unknown (or not owner's)."""
         query = (
             sa.select(records.c.prompt, records.c.response, records.c.status)
-            .where(records.c.conversation_id == conversation_id)
+            .where(records.c.conversation_id == conversation_id, *_mine(owner))
             .order_by(records.c.created_at, records.c.id)
         )
         rows = await self.db.fetch_all(query)
         if not rows:
             return None
         return [(row["prompt"], row["response"]) for row in rows if row["status"] != "streaming"]
+
+    async def create_key(self, name: str, key_hash: str, rate_limit: tuple[int, int] | None = None) -> StoredKey:
+        existing = await self.db.fetch_one(sa.select(api_keys.c.id).where(api_keys.c.name == name))
+        if existing is not None:
+            raise KeyExists(f"a key named {name!r} exists already")
+        key = StoredKey(uuid.uuid4(), name, key_hash, rate_limit, created_at=utcnow())
+        await self.db.execute(
+            api_keys.insert().values(
+                id=key.id,
+                name=name,
+                key_hash=key_hash,
+                rate_limit_requests=rate_limit[0] if rate_limit else None,
+                rate_limit_window_seconds=rate_limit[1] if rate_limit else None,
+                created_at=key.created_at,
+            )
+        )
+        return key
+
+    async def list_keys(self) -> list[StoredKey]:
+        rows = await self.db.fetch_all(api_keys.select().order_by(api_keys.c.created_at, api_keys.c.name))
+        return [_stored_key(row) for row in rows]
+
+    async def revoke_key(self, name: str) -> bool:
+        query = (
+            api_keys.update()
+            .where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .returning(api_keys.c.id)
+        )
+        return await self.db.fetch_one(query) is not None
+
+    async def find_key(self, key_hash: str) -> StoredKey | None:
+        row = await self.db.fetch_one(
+            api_keys.select().where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+        )
+        return _stored_key(row) if row is not None else None
+
+    async def any_keys(self) -> bool:
+        """Whether any key was ever created: revoking the last one must not open the gateway."""
+        row = await self.db.fetch_one(sa.select(api_keys.c.id).limit(1))
+        return row is not None
 
     async def heartbeat(self, instance_id: str) -> None:
         await self.db.execute(

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway import formats, logs, metrics
+from gateway.auth import principal
 from gateway.errors import GatewayError, Invalid, NotFound, Unavailable
 from gateway.inputs import QUERY_EXTRAS, StreamParams, read_json, stream_params
 from gateway.llm import (
@@ -106,11 +107,12 @@ async def start_stream(request: Request, params: StreamParams) -> Response:
     llm: LLM = state.llm
     streams: Streams = state.streams
     rid = logs.request_id(request.scope)
+    caller = principal(request.scope)
 
     turns: list[tuple[str, str]] = []
     conversation_id = params.conversation_id
     if conversation_id is not None:
-        earlier = await store.conversation(conversation_id)
+        earlier = await store.conversation(conversation_id, owner=caller.owner)
         if earlier is None:
             raise NotFound(f"conversation {conversation_id} not found")
         turns = earlier
@@ -137,6 +139,7 @@ async def start_stream(request: Request, params: StreamParams) -> Response:
             instance_id=streams.instance_id,
             request_id=rid,
             usage_estimated=False,
+            api_key_id=caller.key_id,
         )
     except Exception as exc:
         log.error("could not create a record: %s", exc)

@@ -33,6 +33,8 @@ records = sa.Table(
     # Which process owns a live stream, and when it last said so: the crash sweep needs both.
     sa.Column("instance_id", sa.String(64), nullable=True),
     sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+    # The stored key that made the record; NULL for the operator's key and for an open gateway.
+    sa.Column("api_key_id", sa.Uuid(as_uuid=True), nullable=True),
     sa.CheckConstraint(
         "status IN ('streaming', 'complete', 'cancelled', 'error', 'interrupted')",
         name="ck_records_status",
@@ -40,4 +42,17 @@ records = sa.Table(
     sa.Index("ix_records_created_id", sa.desc("created_at"), sa.desc("id")),
     sa.Index("ix_records_conversation", "conversation_id", "created_at"),
     sa.Index("ix_records_status_heartbeat", "status", "heartbeat_at"),
+    sa.Index("ix_records_key_created_id", "api_key_id", sa.desc("created_at"), sa.desc("id")),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Uuid(as_uuid=True), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("rate_limit_requests", sa.Integer, nullable=True),
+    sa.Column("rate_limit_window_seconds", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )

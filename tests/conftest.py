@@ -99,6 +99,7 @@ async def _clean(url: str) -> None:
     await database.connect()
     try:
         await database.execute("DELETE FROM records")
+        await database.execute("DELETE FROM api_keys")
     finally:
         await database.disconnect()
 
@@ -206,3 +207,24 @@ class FakeOpenAI:
 def fake_openai(fake_openai_server: UvicornProcess) -> FakeOpenAI:
     httpx.post(fake_openai_server.url + "/_reset")
     return FakeOpenAI(fake_openai_server)
+
+
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis (a database of its own, emptied first); required under CI=true."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        message = f"Redis is not reachable at {REDIS_TEST_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(message + " (required under CI=true)")
+        pytest.skip(message)
+    finally:
+        client.close()
+    return REDIS_TEST_URL

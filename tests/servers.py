@@ -50,6 +50,7 @@ class UvicornProcess:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                "--no-proxy-headers",
                 "--timeout-graceful-shutdown",
                 environment.get("GRACEFUL_SECONDS", "5"),
                 *self.args,

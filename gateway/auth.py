@@ -1,0 +1,171 @@
+"""API keys: making, hashing and checking them, and the auth middleware.
+
+A key is `gw_` and 43 characters of `secrets.token_urlsafe(32)` (256 random bits). Only its
+SHA-256 is stored (a slow hash adds nothing to a key of 256 random bits); a presented key is
+hashed, looked up by hash, and compared in constant time. Lookups are cached for
+`KEY_CACHE_SECONDS`, so a revoked key stops working within that time on every instance.
+
+The middleware accepts `X-API-Key: k`, `Authorization: Bearer k`, and `?api_key=k` on
+`GET /stream` only (EventSource cannot send headers). With no `API_KEY` and no key ever created the
+gateway is open (revoking every key does not open it again). /health, /metrics and the page are always open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway import logs
+from gateway.errors import error_body
+from gateway.store import StoredKey
+
+KEY_PREFIX = "gw_"
+KEY_CACHE_SECONDS = 5.0
+PRINCIPAL_KEY = "gateway.principal"
+OPEN_PATHS = frozenset(("/health", "/metrics", "/", "/favicon.ico"))
+OPEN_PREFIXES = ("/static/",)
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the operator (sees everything), a stored key, or anyone (open mode)."""
+
+    name: str
+    key_id: uuid.UUID | None = None
+    rate_limit: tuple[int, int] | None = None  # requests per seconds, overriding the default
+
+    @property
+    def owner(self) -> uuid.UUID | None:
+        """The records this caller may see: its own, or (None) all of them."""
+        return self.key_id
+
+
+OPERATOR = Principal(name="operator")
+ANYONE = Principal(name="open")
+
+
+class KeyLookup(Protocol):
+    """What the middleware needs from the database (the store), behind a short cache."""
+
+    async def find_key(self, key_hash: str) -> StoredKey | None: ...
+
+    async def any_keys(self) -> bool: ...
+
+
+class Keys:
+    def __init__(self, operator_key: str, lookup: KeyLookup) -> None:
+        self._operator_hash = hash_key(operator_key) if operator_key else ""
+        self._lookup = lookup
+        self._cache: dict[str, tuple[float, StoredKey | None]] = {}
+        self._active: tuple[float, bool] = (0.0, False)
+
+    async def required(self) -> bool:
+        if self._operator_hash:
+            return True
+        checked_at, active = self._active
+        now = time.monotonic()
+        if now - checked_at > KEY_CACHE_SECONDS:
+            active = await self._lookup.any_keys()
+            self._active = (now, active)
+        return active
+
+    async def identify(self, key: str) -> Principal | None:
+        presented = hash_key(key)
+        if self._operator_hash and hmac.compare_digest(presented, self._operator_hash):
+            return OPERATOR
+        now = time.monotonic()
+        cached = self._cache.get(presented)
+        if cached is not None and now - cached[0] <= KEY_CACHE_SECONDS:
+            stored = cached[1]
+        else:
+            stored = await self._lookup.find_key(presented)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[presented] = (now, stored)
+        if stored is None or not hmac.compare_digest(presented, stored.key_hash):
+            return None
+        return Principal(name=stored.name, key_id=stored.id, rate_limit=stored.rate_limit)
+
+
+def presented_key(scope: Scope) -> str | None:
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
+        if name == b"x-api-key":
+            return value.decode("latin-1").strip() or None
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    if scope["method"] == "GET" and scope["path"] == "/stream":
+        query: bytes = scope.get("query_string", b"")
+        for field, text in parse_qsl(query.decode("latin-1")):
+            if field == "api_key" and text:
+                return text
+    return None
+
+
+def is_open_path(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+def principal(scope: Scope) -> Principal:
+    found = scope.get(PRINCIPAL_KEY)
+    return found if isinstance(found, Principal) else ANYONE
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_open_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        keys: Keys = scope["state"]["keys"]
+        if not await keys.required():
+            scope[PRINCIPAL_KEY] = ANYONE
+            logs.fields(scope)["key"] = ANYONE.name
+            await self.app(scope, receive, send)
+            return
+        key = presented_key(scope)
+        if key is None:
+            await self._refuse(scope, send, "an API key is required: send X-API-Key or Authorization: Bearer")
+            return
+        found = await keys.identify(key)
+        if found is None:
+            await self._refuse(scope, send, "the API key is not valid")
+            return
+        scope[PRINCIPAL_KEY] = found
+        logs.fields(scope)["key"] = found.name
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, message: str) -> None:
+        body = error_body("unauthorized", message, logs.request_id(scope))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer realm="gateway"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,146 @@
+"""Rate limits over `limits` (moving window), and the middleware that applies them.
+
+Per key (a stored key's own limit overrides the default), or per client address when the
+gateway is open. In memory by default; with `REDIS_URL`, one limit shared by every instance
+(the moving window is a Lua script in Redis, so concurrent hits are counted exactly).
+
+When Redis cannot be reached the gateway keeps serving: it falls back to this instance's own
+in-memory window (so a limit still holds, per instance), logs a warning at most every 30 s, and
+tries Redis again after `REDIS_RETRY_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import auth, logs
+from gateway.errors import error_body
+
+log = logging.getLogger("gateway.ratelimit")
+
+REDIS_RETRY_SECONDS = 5.0
+WARN_EVERY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"x-ratelimit-limit", str(self.limit).encode()),
+            (b"x-ratelimit-remaining", str(self.remaining).encode()),
+            (b"x-ratelimit-reset", str(self.reset_seconds).encode()),
+        ]
+
+
+class Limiter:
+    def __init__(self, requests: int, window_seconds: int, redis_url: str = "") -> None:
+        self.default = (requests, window_seconds)
+        self.local = MovingWindowRateLimiter(MemoryStorage())
+        self.shared: MovingWindowRateLimiter | None = None
+        self._redis_down_until = 0.0
+        self._warned_at = 0.0
+        if redis_url:
+            storage = storage_from_string(
+                "async+" + redis_url,
+                implementation="redispy",
+                wrap_exceptions=True,
+                socket_timeout=0.5,
+                socket_connect_timeout=0.5,
+            )
+            assert isinstance(storage, Storage)
+            self.shared = MovingWindowRateLimiter(storage)
+
+    @property
+    def description(self) -> str:
+        requests, window = self.default
+        where = "redis (shared)" if self.shared is not None else "memory (per instance)"
+        return f"{requests}/{window}s moving window, {where}"
+
+    async def hit(self, identity: str, limit: tuple[int, int] | None = None) -> Decision:
+        amount, window = limit or self.default
+        item = RateLimitItemPerSecond(amount, window)
+        if self.shared is not None and time.monotonic() >= self._redis_down_until:
+            try:
+                return await self._hit(self.shared, item, identity)
+            except Exception as exc:  # limits wraps the driver's errors in StorageError
+                self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+                if time.monotonic() - self._warned_at > WARN_EVERY_SECONDS:
+                    self._warned_at = time.monotonic()
+                    log.warning("Redis is unreachable (%s): rate limits are per instance until it is back", exc)
+        return await self._hit(self.local, item, identity)
+
+    @staticmethod
+    async def _hit(limiter: MovingWindowRateLimiter, item: RateLimitItemPerSecond, identity: str) -> Decision:
+        allowed = await limiter.hit(item, identity)
+        stats = await limiter.get_window_stats(item, identity)
+        reset = max(1, math.ceil(stats.reset_time - time.time()))
+        return Decision(allowed, item.amount, max(0, stats.remaining), reset)
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter: Limiter | None = scope.get("state", {}).get("limiter")
+        if (
+            limiter is None
+            or scope["type"] != "http"
+            or scope["method"] == "OPTIONS"
+            or auth.is_open_path(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        who = auth.principal(scope)
+        if who.key_id is not None:
+            identity = f"key:{who.key_id}"
+        elif who is auth.OPERATOR:
+            identity = "operator"
+        else:
+            identity = "addr:" + str(logs.fields(scope).get("client") or "unknown")
+        decision = await limiter.hit(identity, who.rate_limit)
+        headers = decision.headers()
+        if not decision.allowed:
+            body = error_body(
+                "rate_limited",
+                f"rate limit of {decision.limit} requests exceeded; retry in {decision.reset_seconds} s",
+                logs.request_id(scope),
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"retry-after", str(decision.reset_seconds).encode()),
+                        *headers,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                for name, value in headers:
+                    out[name.decode()] = value.decode()
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
