@@ -32,7 +32,7 @@ test: lint
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
 
-bench: migrate
+bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-smoke: install

@@ -237,16 +237,19 @@ def main() -> int:
             databases["pg"] = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{pg_name}"
         if any(t.startswith("sqlite-") for t in wanted):
             databases["sqlite"] = f"sqlite:///{workdir / 'bench.db'}"
-        for kind, url in databases.items():
+        for url in databases.values():
             migrate(url)
-            gateway = Server(
-                f"gateway-{kind}", "gateway.app:app", 0, {**common, "DATABASE_URL": url}, workdir / f"{kind}.log"
-            )
-            servers.append(gateway)
-            for name in wanted:
-                if name.startswith(kind + "-"):
-                    fmt = name.split("-", 1)[1]
-                    targets.append(Target(name, gateway, f"/stream?stream_format={fmt}", "prompt"))
+        # A target is DATABASE-FORMAT, or DATABASE-FORMAT-httpx for the httpcore transport.
+        gateways: dict[tuple[str, str], Server] = {}
+        for name in wanted:
+            kind, fmt, *rest = name.split("-")
+            transport = rest[0] if rest else "aiohttp"
+            if (kind, transport) not in gateways:
+                env = {**common, "DATABASE_URL": databases[kind], "UPSTREAM_TRANSPORT": transport}
+                log = workdir / f"{kind}-{transport}.log"
+                gateways[(kind, transport)] = Server(f"gateway-{kind}-{transport}", "gateway.app:app", 0, env, log)
+                servers.append(gateways[(kind, transport)])
+            targets.append(Target(name, gateways[(kind, transport)], f"/stream?stream_format={fmt}", "prompt"))
 
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
         for round_ in range(rounds):
