@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/history", routes.list_history),
             Route("/history/{record_id}", routes.get_history, methods=["GET"]),
             Route("/history/{record_id}", routes.delete_history, methods=["DELETE"]),
+            Route("/search", routes.search),
             Route("/metrics", routes.metrics_endpoint),
             Route("/openapi.json", routes.openapi_endpoint),
         ],

@@ -162,6 +162,27 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                     "responses": {"204": {"description": "Deleted"}, **_errors(401, 404, 422, 429)},
                 },
             },
+            "/search": {
+                "get": {
+                    "summary": "Ranked full-text search over prompts and responses",
+                    "parameters": [
+                        {
+                            "name": "query",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": r"\S"},
+                        },
+                        {"name": "lang", "in": "query", "schema": {"type": "string", "default": "english"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
+                        },
+                    ],
+                    "responses": {"200": _json(_ref("SearchPage"), "Ranked matches"), **_errors(401, 422, 429)},
+                }
+            },
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",
@@ -221,6 +242,35 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                         "prompt_tokens": nullable_integer,
                         "completion_tokens": nullable_integer,
                         "usage_estimated": {"type": "boolean"},
+                    },
+                },
+                "SearchPage": {
+                    "type": "object",
+                    "required": ["items", "total", "limit", "offset"],
+                    "properties": {
+                        "items": {
+                            "type": "array",
+                            "items": {
+                                "allOf": [
+                                    _ref("Record"),
+                                    {
+                                        "type": "object",
+                                        "required": ["rank", "snippet"],
+                                        "properties": {
+                                            "rank": {"type": "number"},
+                                            "snippet": {
+                                                "type": "string",
+                                                "description": "HTML: the text escaped, matches in <mark>",
+                                            },
+                                        },
+                                    },
+                                ]
+                            },
+                        },
+                        "total": {"type": "integer", "minimum": 0, "maximum": 10_000},
+                        "total_is_lower_bound": {"type": "boolean"},
+                        "limit": {"type": "integer"},
+                        "offset": {"type": "integer"},
                     },
                 },
                 "HistoryPage": {

@@ -17,6 +17,7 @@ from gateway.store import BadCursor, Store, decode_cursor
 
 HEALTH_TIMEOUT = 2.0
 MAX_OFFSET = 1_000_000_000
+MAX_QUERY_CHARS = 10_000
 
 
 async def health(request: Request) -> Response:
@@ -77,3 +78,25 @@ async def metrics_endpoint(request: Request) -> Response:
 
 async def openapi_endpoint(request: Request) -> Response:
     return JSONResponse(openapi.spec(request.state.settings, __version__))
+
+
+async def search(request: Request) -> Response:
+    store: Store = request.state.store
+    query = request.query_params
+    text = query.get("query", "")
+    if not text.strip():
+        raise Invalid("query must not be empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise Invalid(f"query is longer than {MAX_QUERY_CHARS} characters")
+    if "\x00" in text:
+        raise Invalid("query must not contain NUL characters")
+    lang = query.get("lang", "english")
+    if lang not in await store.search_languages():
+        raise Invalid(f"lang {lang!r} is not a text-search language of this database")
+    limit = parse_int(query.get("limit", "10"), "limit", 1, 100)
+    offset = parse_int(query.get("offset", "0"), "offset", 0, MAX_OFFSET)
+    found = await store.search(text, lang, limit, offset, owner=principal(request.scope).owner)
+    body: dict[str, object] = {"items": found.items, "total": found.total, "limit": limit, "offset": offset}
+    if found.total_is_lower_bound:
+        body["total_is_lower_bound"] = True
+    return JSONResponse(body)

@@ -16,6 +16,7 @@ import aiosqlite
 import sqlalchemy as sa
 from databases import Database
 
+from gateway.fts import MARK_END, MARK_START, fts5_expression, safe_snippet
 from gateway.tables import api_keys, records
 
 PUBLIC_FIELDS = (
@@ -177,6 +178,29 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise BadCursor(str(exc)) from None
 
 
+SEARCH_CANDIDATES = 5000
+TOTAL_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    items: list[dict[str, Any]]
+    total: int
+    total_is_lower_bound: bool
+
+
+def _typed(row: Any, kind: str) -> dict[str, Any]:
+    """A row of a raw SQL query as the typed values `public()` expects."""
+    values = dict(row._mapping)
+    if kind == "sqlite":
+        for name in ("id", "conversation_id"):
+            values[name] = uuid.UUID(values[name])
+        for name in ("created_at", "completed_at"):
+            if isinstance(values[name], str):
+                values[name] = dt.datetime.fromisoformat(values[name])
+    return values
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
@@ -191,6 +215,7 @@ class Store:
         self._sqlite_writer: aiosqlite.Connection | None = None
         self._insert_sql = _insert_sql(kind)
         self._finish_sql = _finish_sql(kind)
+        self._languages: frozenset[str] | None = None
 
     def _stamp(self, value: dt.datetime) -> dt.datetime:
         # SQLite compares the stored text: hand it naive UTC, as it stores it.
@@ -325,6 +350,114 @@ class Store:
         """Whether any key was ever created: revoking the last one must not open the gateway."""
         row = await self.db.fetch_one(sa.select(api_keys.c.id).limit(1))
         return row is not None
+
+    async def search_languages(self) -> frozenset[str]:
+        """The text-search configurations this database has."""
+        if self.kind == "sqlite":
+            return frozenset(("english", "simple"))
+        if self._languages is None:
+            rows = await self.db.fetch_all("SELECT cfgname FROM pg_ts_config")
+            self._languages = frozenset(row["cfgname"] for row in rows)
+        return self._languages
+
+    async def search(
+        self, query: str, lang: str, limit: int, offset: int, owner: uuid.UUID | None = None
+    ) -> SearchPage:
+        """Ranked matches. At most SEARCH_CANDIDATES matches are ranked: all of them for a term
+        rarer than that; for a frequent term, the newest SEARCH_CANDIDATES (its best hits among
+        the newest), so that common words cannot make search slow. `total` is exact up to
+        TOTAL_CAP, and a lower bound beyond."""
+        if self.kind == "sqlite":
+            return await self._search_sqlite(query, lang, limit, offset, owner)
+        return await self._search_postgres(query, lang, limit, offset, owner)
+
+    async def _search_postgres(
+        self, query: str, lang: str, limit: int, offset: int, owner: uuid.UUID | None
+    ) -> SearchPage:
+        values: dict[str, Any] = {"q": query, "lang": lang}
+        if lang == "english":
+            vector = "r.search_vector"  # the stored, GIN-indexed column
+        else:
+            vector = (
+                "(setweight(to_tsvector(CAST(:lang AS regconfig), r.prompt), 'A') || "
+                "setweight(to_tsvector(CAST(:lang AS regconfig), r.response), 'B'))"
+            )
+        tsquery = "websearch_to_tsquery(CAST(:lang AS regconfig), :q)"
+        if not await self.db.fetch_val(f"SELECT numnode({tsquery}) > 0", values):
+            return SearchPage([], 0, False)  # nothing but stop-words
+        mine = ""
+        if owner is not None:
+            mine = " AND r.api_key_id = :owner"
+            values["owner"] = owner
+        matches = f"FROM records r WHERE {vector} @@ {tsquery}{mine}"
+        counted = await self.db.fetch_val(
+            f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT {TOTAL_CAP + 1}) AS capped", values
+        )
+        total = int(counted or 0)
+        if total == 0:
+            return SearchPage([], 0, False)
+        if total > SEARCH_CANDIDATES:
+            # Frequent: walk the newest matches through the (created_at, id) index.
+            candidates = f"SELECT r.* {matches} ORDER BY r.created_at DESC, r.id DESC LIMIT {SEARCH_CANDIDATES}"
+        else:
+            # Rare: no ORDER BY/LIMIT here, so the planner cannot prefer walking the btree.
+            candidates = f"SELECT r.* {matches}"
+        ranked = (
+            f"SELECT c.*, ts_rank_cd({vector.replace('r.', 'c.')}, {tsquery}) AS rank "
+            f"FROM ({candidates}) AS c ORDER BY rank DESC, c.created_at DESC, c.id DESC "
+            f"LIMIT :limit OFFSET :offset"
+        )
+        values.update(limit=limit, offset=offset)
+        headline_options = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxFragments=2, MinWords=5, MaxWords=18"
+        page = (
+            f"SELECT p.*, ts_headline(CAST(:lang AS regconfig), p.prompt || ' — ' || p.response, {tsquery}, "
+            f"'{headline_options}') AS snippet FROM ({ranked}) AS p ORDER BY p.rank DESC, p.created_at DESC, p.id DESC"
+        )
+        rows = await self.db.fetch_all(page, values)
+        return SearchPage(
+            [self._hit(row, float(row["rank"])) for row in rows], min(total, TOTAL_CAP), total > TOTAL_CAP
+        )
+
+    async def _search_sqlite(
+        self, query: str, lang: str, limit: int, offset: int, owner: uuid.UUID | None
+    ) -> SearchPage:
+        expression = fts5_expression(query, lang)
+        if expression is None:
+            return SearchPage([], 0, False)
+        table = f"records_fts_{lang}"
+        values: dict[str, Any] = {"q": expression}
+        mine = ""
+        if owner is not None:
+            mine = " AND r.api_key_id = :owner"
+            values["owner"] = owner.hex
+        joined = f"FROM {table} JOIN records r ON r.rowid = {table}.rowid WHERE {table} MATCH :q{mine}"
+        counted = await self.db.fetch_val(f"SELECT count(*) FROM (SELECT 1 {joined} LIMIT {TOTAL_CAP + 1})", values)
+        total = int(counted or 0)
+        if total == 0:
+            return SearchPage([], 0, False)
+        bound = ""
+        if total > SEARCH_CANDIDATES:
+            # Frequent: only the newest matches (rowids grow with time) are ranked.
+            bound = (
+                f" AND {table}.rowid >= (SELECT min(rowid) FROM (SELECT {table}.rowid AS rowid {joined} "
+                f"ORDER BY {table}.rowid DESC LIMIT {SEARCH_CANDIDATES}))"
+            )
+        values.update(limit=limit, offset=offset)
+        rows = await self.db.fetch_all(
+            f"SELECT r.*, -bm25({table}, 2.0, 1.0) AS rank, "
+            f"snippet({table}, -1, char(2), char(3), '…', 16) AS snippet "
+            f"{joined}{bound} ORDER BY rank DESC, r.created_at DESC, r.id DESC LIMIT :limit OFFSET :offset",
+            values,
+        )
+        return SearchPage(
+            [self._hit(row, float(row["rank"])) for row in rows], min(total, TOTAL_CAP), total > TOTAL_CAP
+        )
+
+    def _hit(self, row: Any, rank: float) -> dict[str, Any]:
+        item = public(_typed(row, self.kind))
+        item["rank"] = round(rank, 6)
+        item["snippet"] = safe_snippet(row["snippet"] or "")
+        return item
 
     async def heartbeat(self, instance_id: str) -> None:
         await self.db.execute(
