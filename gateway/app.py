@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway import __version__, logs, routes
+from gateway import __version__, logs, routes, v1
 from gateway.auth import AuthMiddleware, Keys
 from gateway.errors import GatewayError, error_body
 from gateway.llm import LLM, MockLLM
@@ -60,7 +60,7 @@ def make_database(settings: Settings) -> Database:
 def json_error(
     request: Request, status: int, type_: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
-    body = error_body(type_, message, logs.request_id(request.scope))
+    body = error_body(type_, message, logs.request_id(request.scope), request.url.path)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -175,6 +175,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/history/{record_id}", routes.get_history, methods=["GET"]),
             Route("/history/{record_id}", routes.delete_history, methods=["DELETE"]),
             Route("/search", routes.search),
+            Route("/v1/chat/completions", v1.chat_completions, methods=["POST"]),
+            Route("/v1/models", v1.models),
             Route("/metrics", routes.metrics_endpoint),
             Route("/openapi.json", routes.openapi_endpoint),
         ],

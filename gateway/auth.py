@@ -156,7 +156,7 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _refuse(self, scope: Scope, send: Send, message: str) -> None:
-        body = error_body("unauthorized", message, logs.request_id(scope))
+        body = error_body("unauthorized", message, logs.request_id(scope), scope["path"])
         await send(
             {
                 "type": "http.response.start",

@@ -73,8 +73,11 @@ class UpstreamTimeout(GatewayError):
     status, type = 504, "upstream_timeout"
 
 
-def error_body(type_: str, message: str, request_id: str | None = None) -> bytes:
-    error: dict[str, str] = {"type": type_, "message": message}
+def error_body(type_: str, message: str, request_id: str | None = None, path: str = "") -> bytes:
+    """The JSON error; under /v1/ it also carries OpenAI's `param` and `code`, for its SDKs."""
+    error: dict[str, str | None] = {"type": type_, "message": message}
     if request_id is not None:
         error["request_id"] = request_id
+    if path.startswith("/v1/"):
+        error.update(param=None, code=type_)
     return json.dumps({"error": error}, separators=(",", ":"), ensure_ascii=False).encode()

@@ -46,6 +46,7 @@ class Completion:
     max_tokens: int | None = None
     request_id: str = ""
     stop: list[str] = field(default_factory=list)
+    user: str | None = None
 
 
 class StreamFailed(Exception):

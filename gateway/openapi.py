@@ -183,6 +183,72 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                     "responses": {"200": _json(_ref("SearchPage"), "Ranked matches"), **_errors(401, 422, 429)},
                 }
             },
+            "/v1/chat/completions": {
+                "post": {
+                    "summary": "OpenAI-compatible chat completions (stream true or false)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["messages"],
+                                    "properties": {
+                                        "model": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+                                        "messages": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "items": {
+                                                "type": "object",
+                                                "required": ["role", "content"],
+                                                "properties": {
+                                                    "role": {"enum": ["system", "developer", "user", "assistant"]},
+                                                    "content": {"type": "string", "pattern": r"\S"},
+                                                },
+                                            },
+                                        },
+                                        "stream": {"type": "boolean"},
+                                        "stream_options": {
+                                            "type": "object",
+                                            "properties": {"include_usage": {"type": "boolean"}},
+                                        },
+                                        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+                                        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                                        "stop": {
+                                            "type": "array",
+                                            "items": {"type": "string", "minLength": 1},
+                                            "maxItems": 4,
+                                        },
+                                        "user": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "A chat.completion object, or its chunks as SSE",
+                            "content": {
+                                JSON: {"schema": {"type": "object"}},
+                                "text/event-stream": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["data"],
+                                        "properties": {"data": {"type": "string"}},
+                                    }
+                                },
+                            },
+                        },
+                        **_errors(400, 401, 413, 415, 422, 429, 502, 503, 504),
+                    },
+                }
+            },
+            "/v1/models": {
+                "get": {
+                    "summary": "OpenAI-compatible model list",
+                    "responses": {"200": _json({"type": "object"}, "The models"), **_errors(401, 429)},
+                }
+            },
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",

@@ -120,6 +120,7 @@ class RateLimitMiddleware:
                 "rate_limited",
                 f"rate limit of {decision.limit} requests exceeded; retry in {decision.reset_seconds} s",
                 logs.request_id(scope),
+                scope["path"],
             )
             await send(
                 {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,8 @@ def public(row: Any) -> dict[str, Any]:
     out["created_at"] = _iso(row["created_at"])
     out["completed_at"] = _iso(row["completed_at"])
     out["usage_estimated"] = bool(row["usage_estimated"])
+    if row["messages"]:  # /v1/chat/completions records keep the request's messages
+        out["messages"] = json.loads(row["messages"])
     return out
 
 
@@ -82,6 +85,7 @@ CREATE_COLUMNS = (
     "request_id",
     "usage_estimated",
     "api_key_id",
+    "messages",
 )
 CREATE_DEFAULTS: dict[str, Any] = {"response": "", "status": "streaming", "usage_estimated": False}
 FINISH_COLUMNS = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import time
 import uuid
@@ -50,6 +51,7 @@ CONTENT_TYPES = {
     "text": "text/plain; charset=utf-8",
     "openai": "application/x-ndjson",
     "sse": "text/event-stream; charset=utf-8",
+    "chat.completions": "text/event-stream; charset=utf-8",
 }
 FINALISE_ATTEMPTS = 4
 
@@ -101,14 +103,9 @@ async def stream_endpoint(request: Request) -> Response:
 
 
 async def start_stream(request: Request, params: StreamParams) -> Response:
-    state = request.state
-    settings: Settings = state.settings
-    store: Store = state.store
-    llm: LLM = state.llm
-    streams: Streams = state.streams
-    rid = logs.request_id(request.scope)
+    started = time.perf_counter()
+    store: Store = request.state.store
     caller = principal(request.scope)
-
     turns: list[tuple[str, str]] = []
     conversation_id = params.conversation_id
     if conversation_id is not None:
@@ -116,30 +113,79 @@ async def start_stream(request: Request, params: StreamParams) -> Response:
         if earlier is None:
             raise NotFound(f"conversation {conversation_id} not found")
         turns = earlier
-    else:
-        conversation_id = uuid.uuid4()
-    messages = build_messages(params, turns)
-    model = params.model or settings.openai_model
+    exchange = await open_exchange(
+        request,
+        started=started,
+        prompt=params.prompt,
+        messages=build_messages(params, turns),
+        conversation_id=conversation_id or uuid.uuid4(),
+        model=params.model,
+        stream_format=params.stream_format,
+        system=params.system,
+        temperature=params.temperature,
+        max_tokens=params.max_tokens,
+    )
+    return Relay(exchange, request.state.store, request.state.streams, request.state.settings, params.on_disconnect)
+
+
+@dataclass
+class Exchange:
+    """A recorded request whose LLM stream has been acquired."""
+
+    chunks: ChunkStream
+    record_id: uuid.UUID
+    conversation_id: uuid.UUID
+    completion: Completion
+    stream_format: str
+    started: float
+    include_usage: bool = True
+
+
+async def open_exchange(
+    request: Request,
+    *,
+    started: float,
+    prompt: str,
+    messages: list[dict[str, str]],
+    conversation_id: uuid.UUID,
+    model: str | None,
+    stream_format: str,
+    system: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    stop: list[str] | None = None,
+    user: str | None = None,
+    include_usage: bool = True,
+    keep_messages: bool = False,
+) -> Exchange:
+    """Record the request (`streaming`), then acquire the LLM stream. A refusal ends the record
+    `error` and is raised, so the client still gets a status code."""
+    state = request.state
+    settings: Settings = state.settings
+    store: Store = state.store
+    llm: LLM = state.llm
+    streams: Streams = state.streams
+    rid = logs.request_id(request.scope)
+    model = model or settings.openai_model
     record_id = uuid.uuid4()
     now = utcnow()
     try:
         await store.create(
             id=record_id,
             conversation_id=conversation_id,
-            prompt=params.prompt,
-            response="",
+            prompt=prompt,
             status="streaming",
             model=model,
-            stream_format=params.stream_format,
-            system=params.system,
-            temperature=params.temperature,
-            max_tokens=params.max_tokens,
+            stream_format=stream_format,
+            system=system,
+            temperature=temperature,
+            max_tokens=max_tokens,
             created_at=now,
             heartbeat_at=now,
             instance_id=streams.instance_id,
             request_id=rid,
-            usage_estimated=False,
-            api_key_id=caller.key_id,
+            api_key_id=principal(request.scope).key_id,
+            messages=json.dumps(messages, ensure_ascii=False) if keep_messages else None,
         )
     except Exception as exc:
         log.error("could not create a record: %s", exc)
@@ -147,11 +193,12 @@ async def start_stream(request: Request, params: StreamParams) -> Response:
     completion = Completion(
         messages=messages,
         model=model,
-        temperature=params.temperature,
-        max_tokens=params.max_tokens,
+        temperature=temperature,
+        max_tokens=max_tokens,
         request_id=rid,
+        stop=stop or [],
+        user=user,
     )
-    started = time.perf_counter()
     try:
         chunks = await llm.open(completion)
     except GatewayError as exc:
@@ -165,21 +212,9 @@ async def start_stream(request: Request, params: StreamParams) -> Response:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )
-        logs.fields(request.scope).update(record_id=str(record_id), stream_format=params.stream_format, outcome="error")
+        logs.fields(request.scope).update(record_id=str(record_id), stream_format=stream_format, outcome="error")
         raise
-    return Relay(
-        chunks=chunks,
-        store=store,
-        streams=streams,
-        settings=settings,
-        record_id=record_id,
-        conversation_id=conversation_id,
-        model=model,
-        params=params,
-        completion=completion,
-        request_id=rid,
-        started=started,
-    )
+    return Exchange(chunks, record_id, conversation_id, completion, stream_format, started, include_usage)
 
 
 async def finalise(store: Store, record_id: uuid.UUID, values: dict[str, Any]) -> None:
@@ -207,30 +242,19 @@ class Relay(Response):
     """The streaming response: relays one LLM stream to one client, then finalises its record."""
 
     def __init__(
-        self,
-        *,
-        chunks: ChunkStream,
-        store: Store,
-        streams: Streams,
-        settings: Settings,
-        record_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        model: str,
-        params: StreamParams,
-        completion: Completion,
-        request_id: str,
-        started: float,
+        self, exchange: Exchange, store: Store, streams: Streams, settings: Settings, on_disconnect: str = "cancel"
     ) -> None:
-        self.chunks = chunks
+        self.chunks = exchange.chunks
         self.store = store
         self.streams = streams
         self.settings = settings
-        self.record_id = record_id
-        self.model = model
-        self.params = params
-        self.completion = completion
-        self.started = started
-        self.format = params.stream_format
+        self.record_id = exchange.record_id
+        self.model = exchange.completion.model
+        self.on_disconnect = on_disconnect
+        self.completion = exchange.completion
+        self.started = exchange.started
+        self.format = exchange.stream_format
+        self.include_usage = exchange.include_usage
         self.status_code = 200
         self.background = None
         self.parts: list[str] = []
@@ -246,14 +270,15 @@ class Relay(Response):
         self.sending = False
         self.task: asyncio.Task[Any] | None = None
         self.side_sends: set[asyncio.Future[None]] = set()
+        record_id = self.record_id
         self.event_prefix = f"{record_id}:"
-        self.encoder = formats.ChunkEncoder(f"chatcmpl-{record_id.hex}", model, int(time.time()))
+        self.encoder = formats.ChunkEncoder(f"chatcmpl-{record_id.hex}", self.model, int(time.time()))
         self.raw_headers = [
             (b"content-type", CONTENT_TYPES[self.format].encode()),
             (b"cache-control", b"no-cache, no-transform"),
             (b"x-accel-buffering", b"no"),
             (b"x-record-id", str(record_id).encode()),
-            (b"x-conversation-id", str(conversation_id).encode()),
+            (b"x-conversation-id", str(exchange.conversation_id).encode()),
         ]
 
     def stop(self, reason: str) -> None:
@@ -295,7 +320,7 @@ class Relay(Response):
             message = await receive()
             if message["type"] == "http.disconnect":
                 self.client_gone = True
-                if self.params.on_disconnect == "cancel" and not self.done and self.task is not None:
+                if self.on_disconnect == "cancel" and not self.done and self.task is not None:
                     self.task.cancel()
                 return
 
@@ -336,7 +361,9 @@ class Relay(Response):
     def _frame(self, data: str) -> bytes:
         if self.format == "openai":
             return formats.ndjson(data)
-        return formats.sse(data, f"{self.event_prefix}{self.offset}")
+        if self.format == "sse":
+            return formats.sse(data, f"{self.event_prefix}{self.offset}")
+        return formats.sse(data)  # /v1/chat/completions: OpenAI's own SSE, without ids
 
     def _encode_text(self, text: str) -> bytes:
         if self.format == "text":
@@ -400,8 +427,9 @@ class Relay(Response):
             )
         ending = b""
         if structured:
-            ending = self._frame(self.encoder.usage(self.usage.prompt_tokens, self.usage.completion_tokens))
-            if self.format == "sse":
+            if self.include_usage:
+                ending = self._frame(self.encoder.usage(self.usage.prompt_tokens, self.usage.completion_tokens))
+            if self.format != "openai":
                 ending += formats.SSE_DONE
         await self._end(send, ending)
         return "complete", None
@@ -412,7 +440,7 @@ class Relay(Response):
         ending = b""
         if self.format != "text":
             ending = self._frame(formats.error_chunk(*error))
-            if self.format == "sse":
+            if self.format != "openai":
                 ending += formats.SSE_DONE
         try:
             await self._end(send, ending)

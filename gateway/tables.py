@@ -35,6 +35,8 @@ records = sa.Table(
     sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
     # The stored key that made the record; NULL for the operator's key and for an open gateway.
     sa.Column("api_key_id", sa.Uuid(as_uuid=True), nullable=True),
+    # /v1/chat/completions: the request's messages, as JSON (the prompt is the last user turn).
+    sa.Column("messages", sa.Text, nullable=True),
     sa.CheckConstraint(
         "status IN ('streaming', 'complete', 'cancelled', 'error', 'interrupted')",
         name="ck_records_status",

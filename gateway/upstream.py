@@ -91,6 +91,8 @@ def payload(completion: Completion) -> dict[str, Any]:
         body["max_tokens"] = completion.max_tokens
     if completion.stop:
         body["stop"] = completion.stop
+    if completion.user:
+        body["user"] = completion.user
     return body
 
 
