@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.servers import UvicornProcess
 from tests.test_e2e_uvicorn import fetch_record
@@ -25,7 +26,7 @@ def test_sdk_streams_a_chat_completion_and_it_is_recorded_with_its_messages(
     server: UvicornProcess, database_url: str
 ) -> None:
     client = OpenAI(base_url=server.url + "/v1", api_key=KEY)
-    messages = [
+    messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Name a prime number"},
         {"role": "assistant", "content": "Seven."},
