@@ -26,7 +26,7 @@ from gateway.llm import LLM, MockLLM
 from gateway.ratelimit import Limiter, RateLimitMiddleware
 from gateway.settings import ConfigError, Settings, mask_url
 from gateway.store import Store
-from gateway.streaming import Streams, stream_endpoint
+from gateway.streaming import Streams
 
 log = logging.getLogger("gateway")
 app: Starlette  # built on first access by __getattr__ below
@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/health", routes.health),
-            Route("/stream", stream_endpoint, methods=["GET", "POST"]),
+            Route("/stream", routes.stream_endpoint, methods=["GET", "POST"]),
             Route("/history", routes.list_history),
             Route("/history/{record_id}", routes.get_history, methods=["GET"]),
             Route("/history/{record_id}", routes.delete_history, methods=["DELETE"]),

@@ -11,9 +11,11 @@ from starlette.responses import JSONResponse, Response
 from gateway import __version__, metrics, openapi
 from gateway.auth import principal
 from gateway.errors import Invalid, NotFound
-from gateway.inputs import parse_int, parse_uuid
+from gateway.inputs import QUERY_EXTRAS, parse_int, parse_uuid, read_json, stream_params
+from gateway.resume import resume
 from gateway.settings import Settings
 from gateway.store import BadCursor, Store, decode_cursor
+from gateway.streaming import start_stream
 
 HEALTH_TIMEOUT = 2.0
 MAX_OFFSET = 1_000_000_000
@@ -34,6 +36,26 @@ async def health(request: Request) -> Response:
 
 def _record_id(request: Request) -> uuid.UUID:
     return parse_uuid(request.path_params["record_id"], "id")
+
+
+async def stream_endpoint(request: Request) -> Response:
+    state = request.state
+    settings: Settings = state.settings
+    if request.method == "POST":
+        body = await read_json(request, settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise Invalid("the body must be a JSON object")
+        data = dict(body)
+        for name in ("stream_format", "on_disconnect"):
+            if name in request.query_params and name not in data:
+                data[name] = request.query_params[name]
+        params = stream_params(data, settings.max_prompt_chars)
+    else:
+        last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        if last_event_id:
+            return await resume(request, last_event_id)
+        params = stream_params(request.query_params, settings.max_prompt_chars, QUERY_EXTRAS)
+    return await start_stream(request, params)
 
 
 async def list_history(request: Request) -> Response:

@@ -219,6 +219,11 @@ class Store:
         self._sqlite_writer: aiosqlite.Connection | None = None
         self._insert_sql = _insert_sql(kind)
         self._finish_sql = _finish_sql(kind)
+        marks = _placeholders(kind, 3)
+        self._checkpoint_sql = (
+            f"UPDATE records SET response = {marks[0]}, heartbeat_at = {marks[1]} "
+            f"WHERE id = {marks[2]} AND status = 'streaming'"
+        )
         self._languages: frozenset[str] | None = None
 
     def _stamp(self, value: dt.datetime) -> dt.datetime:
@@ -236,6 +241,24 @@ class Store:
         """Write a record's end (the columns not given are cleared): the stream's last write."""
         args = [values.get(name, FINISH_DEFAULTS.get(name)) for name in FINISH_COLUMNS]
         await self._write(self._finish_sql, [*args, record_id])
+
+    async def checkpoint(self, record_id: uuid.UUID, response: str) -> None:
+        """The text so far of a live stream, for followers on other instances."""
+        await self._write(self._checkpoint_sql, [response, utcnow(), record_id])
+
+    async def progress(self, record_id: uuid.UUID, owner: uuid.UUID | None = None) -> dict[str, Any] | None:
+        """What a follower needs of a record: its status, text so far and ending."""
+        query = sa.select(
+            records.c.status,
+            records.c.response,
+            records.c.error,
+            records.c.model,
+            records.c.max_tokens,
+            records.c.prompt_tokens,
+            records.c.completion_tokens,
+        ).where(records.c.id == record_id, *_mine(owner))
+        row = await self.db.fetch_one(query)
+        return dict(row._mapping) if row is not None else None
 
     async def close(self) -> None:
         if self._sqlite_writer is not None:

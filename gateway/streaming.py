@@ -30,8 +30,8 @@ from starlette.types import Receive, Scope, Send
 
 from gateway import formats, logs, metrics
 from gateway.auth import principal
-from gateway.errors import GatewayError, Invalid, NotFound, Unavailable
-from gateway.inputs import QUERY_EXTRAS, StreamParams, read_json, stream_params
+from gateway.errors import GatewayError, NotFound, Unavailable
+from gateway.inputs import StreamParams
 from gateway.llm import (
     LLM,
     Chunk,
@@ -54,6 +54,7 @@ CONTENT_TYPES = {
     "chat.completions": "text/event-stream; charset=utf-8",
 }
 FINALISE_ATTEMPTS = 4
+CHECKPOINT_SECONDS = 0.5
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Streams:
 
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     active: set[Relay] = field(default_factory=set)
+    by_record: dict[uuid.UUID, Relay] = field(default_factory=dict)
 
     async def shutdown(self, grace: float) -> None:
         for relay in list(self.active):
@@ -83,23 +85,6 @@ def build_messages(params: StreamParams, turns: list[tuple[str, str]]) -> list[d
             messages.append({"role": "assistant", "content": response})
     messages.append({"role": "user", "content": params.prompt})
     return messages
-
-
-async def stream_endpoint(request: Request) -> Response:
-    state = request.state
-    settings: Settings = state.settings
-    if request.method == "POST":
-        body = await read_json(request, settings.max_body_bytes)
-        if not isinstance(body, dict):
-            raise Invalid("the body must be a JSON object")
-        data = dict(body)
-        for name in ("stream_format", "on_disconnect"):
-            if name in request.query_params and name not in data:
-                data[name] = request.query_params[name]
-        params = stream_params(data, settings.max_prompt_chars)
-    else:
-        params = stream_params(request.query_params, settings.max_prompt_chars, QUERY_EXTRAS)
-    return await start_stream(request, params)
 
 
 async def start_stream(request: Request, params: StreamParams) -> Response:
@@ -270,6 +255,14 @@ class Relay(Response):
         self.sending = False
         self.task: asyncio.Task[Any] | None = None
         self.side_sends: set[asyncio.Future[None]] = set()
+        # Resumable streams (sse, or detached) checkpoint their text for followers elsewhere;
+        # followers on this instance wait on `progress`, swapped for a new event at each change.
+        self.checkpointing = self.format == "sse" or on_disconnect == "detach"
+        self.checkpoint_task: asyncio.Future[None] | None = None
+        self.last_checkpoint = 0.0
+        self.followers = 0
+        self.progress = asyncio.Event()
+        self.outcome: str | None = None
         record_id = self.record_id
         self.event_prefix = f"{record_id}:"
         self.encoder = formats.ChunkEncoder(f"chatcmpl-{record_id.hex}", self.model, int(time.time()))
@@ -290,6 +283,7 @@ class Relay(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.task = asyncio.current_task()
         self.streams.active.add(self)
+        self.streams.by_record[self.record_id] = self
         metrics.ACTIVE.inc()
         watcher = asyncio.ensure_future(self._watch(receive))
         stop_keepalive: Callable[[], None] | None = None
@@ -405,6 +399,10 @@ class Relay(Response):
                     self.usage = chunk.usage
                 if out:
                     await self._send(send, out)
+                if self.followers:
+                    self._wake_followers()
+                if self.checkpointing and text and now - self.last_checkpoint >= CHECKPOINT_SECONDS:
+                    self._checkpoint(now)
                 if now > deadline:
                     limit = self.settings.max_stream_seconds
                     error = ("stream_too_long", f"the stream ran past MAX_STREAM_SECONDS ({limit:g} s)")
@@ -458,6 +456,26 @@ class Relay(Response):
             with contextlib.suppress(Exception):  # the client may have left meanwhile
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def _wake_followers(self) -> None:
+        self.progress.set()
+        self.progress = asyncio.Event()
+
+    def _checkpoint(self, now: float) -> None:
+        """Write the text so far in the background; one write at a time, never on the hot path."""
+        if self.checkpoint_task is not None and not self.checkpoint_task.done():
+            return
+        self.last_checkpoint = now
+        self.checkpoint_task = asyncio.ensure_future(self._write_checkpoint(self.text()))
+
+    async def _write_checkpoint(self, text: str) -> None:
+        try:
+            await self.store.checkpoint(self.record_id, text)
+        except Exception as exc:  # the final write still records everything
+            log.warning("checkpoint of record %s failed: %s", self.record_id, exc)
+
     async def _close_upstream(self) -> None:
         try:
             await asyncio.wait_for(self.chunks.aclose(), timeout=1.0)
@@ -488,10 +506,16 @@ class Relay(Response):
         if usage is not None:
             metrics.TOKENS.labels("in").inc(usage.prompt_tokens)
             metrics.TOKENS.labels("out").inc(usage.completion_tokens)
+        if self.checkpoint_task is not None:
+            with contextlib.suppress(Exception):
+                await self.checkpoint_task
         try:
             await finalise(self.store, self.record_id, values)
         finally:
+            self.outcome = values["status"]
+            self._wake_followers()
             self.streams.active.discard(self)
+            self.streams.by_record.pop(self.record_id, None)
             metrics.ACTIVE.dec()
             self.finished.set()
             logs.fields(scope).update(
