@@ -17,7 +17,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from gateway import __version__, logs, routes, v1
 from gateway.auth import AuthMiddleware, Keys
@@ -178,6 +179,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/v1/chat/completions", v1.chat_completions, methods=["POST"]),
             Route("/v1/models", v1.models),
             Route("/metrics", routes.metrics_endpoint),
+            Route("/", routes.page),
+            Mount("/static", StaticFiles(directory=routes.STATIC), name="static"),
             Route("/openapi.json", routes.openapi_endpoint),
         ],
         middleware=middleware(settings),

@@ -249,6 +249,12 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "The models"), **_errors(401, 429)},
                 }
             },
+            "/": {
+                "get": {
+                    "summary": "The page: stream, history and search in a browser",
+                    "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+                }
+            },
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",

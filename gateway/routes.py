@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from gateway import __version__, metrics, openapi
 from gateway.auth import principal
@@ -17,6 +18,7 @@ from gateway.settings import Settings
 from gateway.store import BadCursor, Store, decode_cursor
 from gateway.streaming import start_stream
 
+STATIC = Path(__file__).resolve().parent / "static"
 HEALTH_TIMEOUT = 2.0
 MAX_OFFSET = 1_000_000_000
 MAX_QUERY_CHARS = 10_000
@@ -91,6 +93,10 @@ async def delete_history(request: Request) -> Response:
     if not await store.delete(record_id, owner=principal(request.scope).owner):
         raise NotFound(f"record {record_id} not found")
     return Response(status_code=204)
+
+
+async def page(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
 
 
 async def metrics_endpoint(request: Request) -> Response:
