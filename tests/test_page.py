@@ -89,7 +89,8 @@ async def test_stored_text_never_becomes_markup(
 ) -> None:
     server = uvicorn_gateway(API_KEY=KEY, MOCK_DELAY_SECONDS="0")
     hostile = '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script> walrus &amp; <mark>x</mark>'
-    httpx.post(server.url + "/stream", json={"prompt": hostile}, headers={"x-api-key": KEY}, timeout=30)
+    async with httpx.AsyncClient(timeout=30) as client:
+        await client.post(server.url + "/stream", json={"prompt": hostile}, headers={"x-api-key": KEY})
     page = await open_page(browser, server.url)
     await page.wait_for_selector("#items li .prompt")
     assert await page.text_content("#items li .prompt") == hostile
