@@ -350,7 +350,8 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                     "required": ["items", "total", "limit", "offset", "next"],
                     "properties": {
                         "items": {"type": "array", "items": _ref("Record")},
-                        "total": {"type": "integer", "minimum": 0},
+                        "total": {"type": "integer", "minimum": 0, "maximum": 10_000},
+                        "total_is_lower_bound": {"type": "boolean"},
                         "limit": {"type": "integer"},
                         "offset": {"type": "integer"},
                         "next": nullable_string,

@@ -75,7 +75,16 @@ async def list_history(request: Request) -> Response:
     page = await store.page(
         limit=limit, offset=offset, conversation_id=conversation_id, before=before, owner=principal(request.scope).owner
     )
-    return JSONResponse({"items": page.items, "total": page.total, "limit": limit, "offset": offset, "next": page.next})
+    body: dict[str, object] = {
+        "items": page.items,
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "next": page.next,
+    }
+    if page.total_is_lower_bound:
+        body["total_is_lower_bound"] = True
+    return JSONResponse(body)
 
 
 async def get_history(request: Request) -> Response:

@@ -210,6 +210,7 @@ class Page:
     items: list[dict[str, Any]]
     total: int
     next: str | None
+    total_is_lower_bound: bool = False
 
 
 class Store:
@@ -299,17 +300,13 @@ class Store:
         where: list[sa.ColumnElement[bool]] = _mine(owner)
         if conversation_id is not None:
             where.append(records.c.conversation_id == conversation_id)
-        total_query = sa.select(sa.func.count()).select_from(records).where(*where)
-        total = int(await self.db.fetch_val(total_query) or 0)
+        # Counting a million rows costs more than the page: exact up to TOTAL_CAP, a bound beyond.
+        capped = sa.select(records.c.id).where(*where).limit(TOTAL_CAP + 1).subquery()
+        total = int(await self.db.fetch_val(sa.select(sa.func.count()).select_from(capped)) or 0)
         if before is not None:
             created, rid = before
-            stamp = self._stamp(created)
-            where.append(
-                sa.or_(
-                    records.c.created_at < stamp,
-                    sa.and_(records.c.created_at == stamp, records.c.id < rid),
-                )
-            )
+            # A row-value comparison: one range of the (created_at, id) index, on both databases.
+            where.append(sa.tuple_(records.c.created_at, records.c.id) < sa.tuple_(self._stamp(created), rid))
         query = (
             records.select()
             .where(*where)
@@ -321,7 +318,7 @@ class Store:
         items = [public(row) for row in rows[:limit]]
         last = rows[limit - 1] if len(rows) > limit else None
         cursor = encode_cursor(last["created_at"], last["id"]) if last is not None else None
-        return Page(items=items, total=total, next=cursor)
+        return Page(items=items, total=min(total, TOTAL_CAP), next=cursor, total_is_lower_bound=total > TOTAL_CAP)
 
     async def conversation(
         self, conversation_id: uuid.UUID, owner: uuid.UUID | None = None

@@ -116,3 +116,15 @@ async def test_health_is_ok_then_503_when_the_database_is_unreachable(make_gatew
     broken = await gateway.get("/health")
     assert broken.status_code == 503
     assert broken.json()["status"] == "unavailable" and broken.json()["database"] == "error"
+
+
+async def test_history_total_is_capped_at_ten_thousand_with_a_lower_bound_flag(gateway: Gateway) -> None:
+    from tests.test_search import bulk_insert
+
+    await bulk_insert(gateway.state["store"], 10_050, "history row")
+    page = (await gateway.get("/history", params={"limit": 2})).json()
+    assert page["total"] == 10_000 and page.get("total_is_lower_bound") is True, page["total"]
+    deep = (await gateway.get("/history", params={"limit": 2, "offset": 10_040})).json()
+    assert len(deep["items"]) == 2 and deep["total_is_lower_bound"] is True
+    cursor = (await gateway.get("/history", params={"limit": 5, "offset": 10_045})).json()["next"]
+    assert cursor is None  # the last page
