@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate test lint bench bench-smoke clean
+.PHONY: install run migrate test lint bench bench-smoke soak clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,10 @@ bench: install
 
 bench-smoke: install
 	$(BIN)/python -m bench.run --smoke
+
+# The long reliability run (by hand): 500 leaving clients, 100 streams under SIGTERM, a PostgreSQL
+# restart under load, and 10,000+ schemathesis examples; it ends by printing its figures.
+soak: install
+	rm -f tests/artifacts/soak.json
+	SOAK=1 SCHEMATHESIS_EXAMPLES=700 $(BIN)/pytest -q tests/test_reliability.py tests/test_schemathesis.py
+	$(BIN)/python -m bench.soak_report

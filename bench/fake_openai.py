@@ -12,6 +12,7 @@ A gateway forwards only the request, so the behaviour is written into the last u
     hang=S          wait S seconds before answering at all
     stall=S         after `at` chunks (default 1), go silent for S seconds
     drop            after `at` chunks, close the connection without ending the response
+    truncated_utf8  after `at` chunks, send half of a multi-byte character, then drop
     error_event     after `at` chunks, send `data: {"error": …}`
     malformed       after `at` chunks, send a line that is not SSE
     notjson         after `at` chunks, send a data line that is not JSON
@@ -215,6 +216,12 @@ async def respond(body: dict[str, Any], send: Send, entry: dict[str, Any]) -> No
                 await asyncio.sleep(float(d["stall"]))
             if "drop" in d:
                 raise ConnectionAbortedError("dropped on purpose")
+            if "truncated_utf8" in d:
+                # The first bytes of a four-byte character, then the connection ends.
+                partial = chunk_bytes(completion_id, model, {"content": " 🙂"}, None)
+                cut = partial.index("🙂".encode()) + 2
+                await send({"type": "http.response.body", "body": partial[:cut], "more_body": True})
+                raise ConnectionAbortedError("dropped inside a character")
             if "error_event" in d:
                 await send(
                     {

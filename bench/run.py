@@ -227,7 +227,9 @@ def main() -> int:
         common = {
             "OPENAI_API_KEY": "sk-bench",
             "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream.port}/v1",
-            "RATE_LIMIT_ENABLED": "false",
+            # Rate limiting on (its cost is part of the figures), with a limit the load never reaches.
+            "RATE_LIMIT_ENABLED": "true",
+            "RATE_LIMIT_REQUESTS": "100000000",
             "LOG_JSON": "true",
             "LOG_LEVEL": "INFO",
         }

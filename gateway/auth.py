@@ -157,15 +157,4 @@ class AuthMiddleware:
 
     async def _refuse(self, scope: Scope, send: Send, message: str) -> None:
         body = error_body("unauthorized", message, logs.request_id(scope), scope["path"])
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="gateway"'),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await logs.send_json(send, 401, body, [(b"www-authenticate", b'Bearer realm="gateway"')])

@@ -4,6 +4,7 @@ GatewayError                      any error a client is told about, with its HTT
  ├── BadRequest          400      malformed JSON, or the upstream rejected the request
  ├── Unauthorized        401      missing, invalid or revoked key (with WWW-Authenticate)
  ├── NotFound            404      unknown, or not the caller's
+ ├── RequestTimeout      408      the body did not arrive in time
  ├── PayloadTooLarge     413      body over MAX_BODY_BYTES
  ├── UnsupportedMedia    415      POST without application/json
  ├── Invalid             422      a field is wrong; the message names it
@@ -39,6 +40,10 @@ class Unauthorized(GatewayError):
 
 class NotFound(GatewayError):
     status, type = 404, "not_found"
+
+
+class RequestTimeout(GatewayError):
+    status, type = 408, "request_timeout"
 
 
 class PayloadTooLarge(GatewayError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import uuid
@@ -11,10 +12,12 @@ from typing import Any
 
 from starlette.requests import Request
 
-from gateway.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMedia
+from gateway.errors import BadRequest, Invalid, PayloadTooLarge, RequestTimeout, UnsupportedMedia
 from gateway.formats import FORMATS
 
 DISCONNECT_POLICIES = ("cancel", "detach")
+# A client that trickles its body (slowloris) is cut off after this long.
+BODY_SECONDS = 15.0
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
@@ -26,10 +29,14 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
     body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            async for part in request.stream():
+                body += part
+                if len(body) > max_bytes:
+                    raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {BODY_SECONDS:g} s") from None
     try:
         return json.loads(body)
     except RecursionError:
@@ -81,15 +88,20 @@ def _text(value: object, name: str, max_chars: int, required: bool = False) -> s
         raise Invalid(f"{name} must be a string")
     if required and not value.strip():
         raise Invalid(f"{name} must not be blank")
+    check_text(value, name)
+    if len(value) > max_chars:
+        raise Invalid(f"{name} is longer than {max_chars} characters")
+    return value
+
+
+def check_text(value: str, name: str) -> None:
+    """Text a database can store: no NUL, no unpaired surrogate."""
     if "\x00" in value:
         raise Invalid(f"{name} must not contain NUL characters")
     try:
         value.encode()
     except UnicodeEncodeError:
         raise Invalid(f"{name} must be valid Unicode text (it holds an unpaired surrogate)") from None
-    if len(value) > max_chars:
-        raise Invalid(f"{name} is longer than {max_chars} characters")
-    return value
 
 
 def choice(value: object, name: str, allowed: tuple[str, ...]) -> str:

@@ -70,6 +70,22 @@ def configure(json_lines: bool, level: str) -> None:
     uvicorn_access.disabled = True
 
 
+async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A whole JSON response, for middleware that answers by itself (its errors skip the app's handlers)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
@@ -155,17 +171,7 @@ class RequestContext:
             if status == 0:
                 status = 500
                 body = error_body("internal_error", "the gateway failed to handle this request", rid)
-                await send_with_id(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await send_json(send_with_id, 500, body)
         finally:
             extra.update(
                 method=scope["method"],

@@ -28,6 +28,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         400: "Malformed JSON, or the upstream rejected the request",
         401: "Missing or invalid API key",
         404: "Unknown, or not the caller's",
+        408: "The body did not arrive in time",
         413: "Body too large",
         415: "Not application/json",
         422: "A field is invalid; the message names it",
@@ -85,7 +86,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                 },
             },
         },
-        **_errors(400, 401, 404, 413, 415, 422, 429, 502, 503, 504),
+        **_errors(400, 401, 404, 408, 413, 415, 422, 429, 502, 503, 504),
     }
     record_id = {"name": "record_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
     return {
@@ -239,7 +240,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                                 },
                             },
                         },
-                        **_errors(400, 401, 413, 415, 422, 429, 502, 503, 504),
+                        **_errors(400, 401, 408, 413, 415, 422, 429, 502, 503, 504),
                     },
                 }
             },

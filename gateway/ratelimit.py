@@ -122,19 +122,7 @@ class RateLimitMiddleware:
                 logs.request_id(scope),
                 scope["path"],
             )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 429,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"retry-after", str(decision.reset_seconds).encode()),
-                        *headers,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await logs.send_json(send, 429, body, [(b"retry-after", str(decision.reset_seconds).encode()), *headers])
             return
 
         async def send_with_headers(message: Message) -> None:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.errors import GatewayError, Invalid, UpstreamError
-from gateway.inputs import parse_int, read_json
+from gateway.inputs import check_text, parse_int, read_json
 from gateway.llm import StreamFailed, Usage, estimate_prompt_tokens, estimate_tokens
 from gateway.settings import Settings
 from gateway.store import utcnow
@@ -55,12 +55,7 @@ def parse_messages(value: Any, max_chars: int) -> list[dict[str, str]]:
         if role not in ROLES:
             raise Invalid(f"messages[{index}].role must be one of {', '.join(ROLES)}")
         content = _content(message.get("content"), index)
-        if "\x00" in content:
-            raise Invalid(f"messages[{index}].content must not contain NUL characters")
-        try:
-            content.encode()
-        except UnicodeEncodeError:
-            raise Invalid(f"messages[{index}].content must be valid Unicode text") from None
+        check_text(content, f"messages[{index}].content")
         total += len(content)
         messages.append({"role": "system" if role == "developer" else str(role), "content": content})
     if total > max_chars:

@@ -1,0 +1,304 @@
+"""Reliability, against a real uvicorn, the fake upstream, and the real PostgreSQL: clients that
+leave at any point, upstream faults, a database restart, SIGTERM under load, hostile input.
+
+Bounded for `make test`; `make soak` sets SOAK=1 for the long version and prints the figures
+each test records in tests/artifacts/soak.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from databases import Database
+
+from gateway import inputs
+from tests.conftest import IN_CI, FakeOpenAI, Gateway
+from tests.servers import UvicornProcess
+
+SOAK = os.environ.get("SOAK") == "1"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+Start = Callable[..., UvicornProcess]
+
+
+def record_figures(name: str, **figures: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "soak.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    known[name] = figures
+    path.write_text(json.dumps(known, indent=2))
+
+
+async def rows(url: str, sql: str) -> list[dict[str, Any]]:
+    database = Database(url)
+    await database.connect()
+    try:
+        return [dict(row._mapping) for row in await database.fetch_all(sql)]
+    finally:
+        await database.disconnect()
+
+
+def proc_figures(pid: int) -> tuple[int, int]:
+    """(RSS in kB, open file descriptors) of a process."""
+    rss = int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0])
+    return rss, len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+async def leaving_client(port: int, request_id: str, prompt: str, leave: str, rng: random.Random) -> bytes:
+    """One raw HTTP client that leaves at a chosen point; returns the body bytes it received."""
+    body = json.dumps({"prompt": prompt}).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"POST /stream HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\nX-Request-ID: {request_id}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    received = b""
+    try:
+        if leave == "before_headers":
+            return received
+        head = await reader.readuntil(b"\r\n\r\n")
+        if leave == "after_headers" or b" 200 " not in head.split(b"\r\n")[0]:
+            return received
+        # Chunked body: read chunk by chunk, stopping at a random point (or near the end).
+        stop_after = rng.randint(1, 30) if leave == "mid_stream" else 10**9
+        chunks = 0
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.strip(), 16)
+            if size == 0:
+                return received
+            data = await reader.readexactly(size + 2)
+            received += data[:-2]
+            chunks += 1
+            if leave == "last_chunk" and b"tok38" in received:
+                return received  # the answer's last token has arrived: leave before the end
+            if chunks >= stop_after:
+                return received
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return received
+    finally:
+        writer.transport.abort()
+
+
+async def test_clients_leaving_at_random_points_lose_nothing_and_leak_nothing(
+    uvicorn_gateway: Start, fake_openai: FakeOpenAI, database_url: str
+) -> None:
+    count = 500 if SOAK else 60
+    server = uvicorn_gateway(OPENAI_API_KEY="sk", OPENAI_BASE_URL=fake_openai.base_url)
+    assert server.process is not None
+    # Warm up at the storm's concurrency (the upstream keep-alive pool fills), then take the baseline.
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
+        await asyncio.gather(
+            *(
+                client.post(server.url + "/stream", json={"prompt": f"warm {i} [[chunks=20 delay=0.01]]"})
+                for i in range(100)
+            )
+        )
+    await asyncio.sleep(0.5)
+    rss_before, fds_before = proc_figures(server.process.pid)
+    rng = random.Random(20261127)
+    plan = [rng.choice(["before_headers", "after_headers", "mid_stream", "last_chunk", "stay"]) for _ in range(count)]
+    received: dict[str, bytes] = {}
+
+    async def one(index: int) -> None:
+        request_id = f"storm-{index}"
+        prompt = f"storm {index} [[chunks=40 delay=0.01]]"
+        received[request_id] = await leaving_client(server.port, request_id, prompt, plan[index], rng)
+
+    for start in range(0, count, 100):
+        await asyncio.gather(*(one(i) for i in range(start, min(count, start + 100))))
+    await asyncio.sleep(2.0)  # let the last cancellations finish their writes
+
+    records = await rows(
+        database_url, "SELECT request_id, status, response FROM records WHERE substr(request_id, 1, 6) = 'storm-'"
+    )
+    assert records, "no stream started at all"
+    for record in records:
+        assert record["status"] in ("cancelled", "complete"), record
+        got = received[record["request_id"]].decode(errors="replace")
+        assert record["response"].startswith(got), (record, got)
+    statuses = [record["status"] for record in records]
+    seen = [r for r in fake_openai.requests() if "storm" in json.dumps(r["body"])]
+    assert all(r["completed"] or r["client_left"] for r in seen), "an upstream request was left open"
+    rss_after, fds_after = proc_figures(server.process.pid)
+    assert fds_after <= fds_before + 10, (fds_before, fds_after)
+    assert rss_after <= rss_before + 40 * 1024, (rss_before, rss_after)
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(server.url + "/metrics")).text
+    assert "gateway_active_streams 0.0" in metrics
+    record_figures(
+        "disconnects",
+        streams_tried=count,
+        records=len(records),
+        complete=statuses.count("complete"),
+        cancelled=statuses.count("cancelled"),
+        upstream_requests=len(seen),
+        upstream_left_open=0,
+        rss_kb_before=rss_before,
+        rss_kb_after=rss_after,
+        fds_before=fds_before,
+        fds_after=fds_after,
+        records_lost=0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("directive", "kind"),
+    [("truncated_utf8 at=2", "upstream_error"), ("chunks=100000 delay=0.001", "stream_too_long")],
+)
+async def test_a_truncated_character_and_an_endless_stream_end_with_an_error(
+    uvicorn_gateway: Start, fake_openai: FakeOpenAI, directive: str, kind: str
+) -> None:
+    server = uvicorn_gateway(
+        OPENAI_API_KEY="sk", OPENAI_BASE_URL=fake_openai.base_url, MAX_STREAM_SECONDS="1", OPENAI_TIMEOUT="2"
+    )
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(f"{server.url}/stream?stream_format=openai", json={"prompt": f"x [[{directive}]]"})
+        last = json.loads(response.text.splitlines()[-1])
+        assert last["error"]["type"] == kind
+        record = (await client.get(server.url + "/history")).json()["items"][0]
+    assert record["status"] == "error" and record["response"]
+    assert "\ufffd" not in record["response"]
+
+
+async def test_a_slow_body_is_cut_off_with_408(make_gateway: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inputs, "BODY_SECONDS", 0.3)
+    gateway: Gateway = await make_gateway()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"prompt": "'
+        for _ in range(10):
+            await asyncio.sleep(0.1)
+            yield b"x"
+        yield b'"}'
+
+    response = await gateway.post("/stream", content=trickle(), headers={"content-type": "application/json"})
+    assert response.status_code == 408 and response.json()["error"]["type"] == "request_timeout"
+
+
+async def test_sigterm_with_a_hundred_streams_finalises_every_record_within_the_grace_period(
+    uvicorn_gateway: Start, database_url: str
+) -> None:
+    server = uvicorn_gateway(MOCK_DELAY_SECONDS="0.1", GRACEFUL_SECONDS="2")
+    finished: list[bytes] = []
+
+    async def consume(client: httpx.AsyncClient, index: int) -> None:
+        try:
+            async with client.stream("POST", "/stream", json={"prompt": f"long answer {index}"}) as response:
+                body = b""
+                async for part in response.aiter_raw():
+                    body += part
+                finished.append(body)
+        except httpx.HTTPError:
+            finished.append(b"")
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+        tasks = [asyncio.create_task(consume(client, i)) for i in range(100)]
+        await asyncio.sleep(1.5)
+        started = time.monotonic()
+        server.signal(signal.SIGTERM)
+        await asyncio.to_thread(server.wait, 25)
+        took = time.monotonic() - started
+        await asyncio.gather(*tasks)
+    records = await rows(database_url, "SELECT status, response FROM records")
+    assert len(records) == 100
+    assert not [r for r in records if r["status"] == "streaming"]
+    assert all(r["response"] for r in records), "a partial text was lost"
+    assert took < 10, f"shutdown took {took:.1f} s"
+    record_figures("sigterm", streams=100, finalised=len(records), shutdown_seconds=round(took, 2), records_lost=0)
+
+
+def _pg_cluster(action: str) -> None:
+    version = os.listdir("/etc/postgresql")[0]
+    subprocess.run(
+        [
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            version,
+            "main",
+            action,
+            *(["-m", "fast"] if action == "stop" else []),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def _can_restart_postgres() -> bool:
+    return Path("/etc/postgresql").is_dir() and os.geteuid() == 0
+
+
+def _pg_ready() -> bool:
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0
+
+
+async def test_postgres_restart_under_load_loses_nothing(uvicorn_gateway: Start, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("restarts the local PostgreSQL server; SQLite is a file with no server to restart")
+    if not _can_restart_postgres():
+        if IN_CI:
+            pytest.fail("this test needs root and the local PostgreSQL cluster (required under CI=true)")
+        pytest.skip("needs root and the local PostgreSQL cluster")
+    server = uvicorn_gateway(MOCK_DELAY_SECONDS="0.1")
+    bodies: list[tuple[str, bytes]] = []
+
+    async def consume(client: httpx.AsyncClient, index: int) -> None:
+        async with client.stream("POST", "/stream", json={"prompt": f"restart {index}", "max_tokens": 30}) as response:
+            body = b""
+            async for part in response.aiter_raw():
+                body += part
+            bodies.append((response.headers.get("x-record-id", ""), body))
+
+    health_during = 0
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            tasks = [asyncio.create_task(consume(client, i)) for i in range(20)]
+            await asyncio.sleep(0.8)
+            await asyncio.to_thread(_pg_cluster, "stop")
+            health_during = (await client.get("/health")).status_code
+            refused = await client.post("/stream", json={"prompt": "while the database is down"})
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(_pg_cluster, "start")
+            for _ in range(100):
+                if _pg_ready():
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.gather(*tasks)
+            recovered = 0
+            for _ in range(50):
+                recovered = (await client.get("/health")).status_code
+                if recovered == 200:
+                    break
+                await asyncio.sleep(0.2)
+            after = await client.post("/stream", json={"prompt": "after the restart"})
+    finally:
+        if not _pg_ready():
+            await asyncio.to_thread(_pg_cluster, "start")
+    assert health_during == 503
+    assert refused.status_code == 503 and refused.json()["error"]["type"] == "unavailable"
+    assert recovered == 200 and after.status_code == 200
+    server.stop()
+    log = server.log_text()
+    records = {str(r["id"]): r for r in await rows(database_url, "SELECT id, status, response FROM records")}
+    lost = 0
+    for record_id, body in bodies:
+        record = records.get(record_id) or records.get(record_id.replace("-", ""))
+        written = record is not None and record["status"] != "streaming" and record["response"] == body.decode()
+        logged = f"could not write the end of record {record_id}" in log and json.dumps(body.decode())[1:-1] in log
+        if not (written or logged):
+            lost += 1
+    assert lost == 0, "a stream's text was neither written nor logged"
+    record_figures("postgres_restart", streams=len(bodies), health_during_outage=health_during, records_lost=lost)
