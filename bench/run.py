@@ -9,6 +9,10 @@ read from /proc (all threads), so it includes persistence, logging and middlewar
     python -m bench.run                 # full run (a few minutes)
     python -m bench.run --smoke         # seconds: checks everything works, prints no verdicts
     python -m bench.run --rounds 5 --targets pg-text,pg-sse
+    python -m bench.run --targets pg-text,pg-text-httpx     # the aiohttp transport against httpcore
+
+A target is DATABASE-FORMAT[-httpx]: DATABASE pg or sqlite, FORMAT text, openai, sse or v1
+(/v1/chat/completions with stream: true).
 """
 
 from __future__ import annotations
@@ -205,7 +209,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny workloads, one round: a correctness check")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--targets", default="pg-text,pg-openai,pg-sse,sqlite-text")
+    parser.add_argument("--targets", default="pg-text,pg-openai,pg-sse,pg-v1,sqlite-text")
     parser.add_argument("--workloads", default="")
     args = parser.parse_args()
     workloads = SMOKE if args.smoke else FULL
@@ -251,7 +255,10 @@ def main() -> int:
                 log = workdir / f"{kind}-{transport}.log"
                 gateways[(kind, transport)] = Server(f"gateway-{kind}-{transport}", "gateway.app:app", 0, env, log)
                 servers.append(gateways[(kind, transport)])
-            targets.append(Target(name, gateways[(kind, transport)], f"/stream?stream_format={fmt}", "prompt"))
+            if fmt == "v1":  # /v1/chat/completions, streaming, as the OpenAI SDKs call it
+                targets.append(Target(name, gateways[(kind, transport)], "/v1/chat/completions", "messages"))
+            else:
+                targets.append(Target(name, gateways[(kind, transport)], f"/stream?stream_format={fmt}", "prompt"))
 
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
         for round_ in range(rounds):

@@ -12,8 +12,10 @@ gateway is open (revoking every key does not open it again). /health, /metrics a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 import uuid
@@ -74,15 +76,20 @@ class Keys:
         self._lookup = lookup
         self._cache: dict[str, tuple[float, StoredKey | None]] = {}
         self._active: tuple[float, bool] = (0.0, False)
+        self._checking: asyncio.Future[bool] | None = None
 
     async def required(self) -> bool:
         if self._operator_hash:
             return True
         checked_at, active = self._active
         now = time.monotonic()
-        if now - checked_at > KEY_CACHE_SECONDS:
-            active = await self._lookup.any_keys()
-            self._active = (now, active)
+        if now - checked_at <= KEY_CACHE_SECONDS:
+            return active
+        # One query for a burst of requests, not one each.
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.ensure_future(self._lookup.any_keys())
+        active = await asyncio.shield(self._checking)
+        self._active = (time.monotonic(), active)
         return active
 
     async def identify(self, key: str) -> Principal | None:
@@ -138,16 +145,23 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         keys: Keys = scope["state"]["keys"]
-        if not await keys.required():
+        try:
+            required = await keys.required()
+            key = presented_key(scope)
+            found = await keys.identify(key) if required and key is not None else None
+        except Exception as exc:  # the database cannot say which keys exist
+            logging.getLogger("gateway.auth").warning("key lookup failed: %s", exc)
+            body = error_body("unavailable", "the gateway cannot check keys right now", logs.request_id(scope))
+            await logs.send_json(send, 503, body)
+            return
+        if not required:
             scope[PRINCIPAL_KEY] = ANYONE
             logs.fields(scope)["key"] = ANYONE.name
             await self.app(scope, receive, send)
             return
-        key = presented_key(scope)
         if key is None:
             await self._refuse(scope, send, "an API key is required: send X-API-Key or Authorization: Bearer")
             return
-        found = await keys.identify(key)
         if found is None:
             await self._refuse(scope, send, "the API key is not valid")
             return
