@@ -30,6 +30,9 @@ access_log = logging.getLogger("gateway.access")
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 FIELDS_KEY = "gateway.log"
+# Headers an inner middleware wants on the response (the rate limit's), added by the one send
+# wrapper here rather than by a wrapper of its own on every chunk of every stream.
+EXTRA_HEADERS_KEY = "gateway.headers"
 
 
 class RequestIdFilter(logging.Filter):
@@ -161,7 +164,10 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["x-request-id"] = rid
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = rid
+                for name, value in scope.get(EXTRA_HEADERS_KEY, ()):
+                    headers.append(name, value)
             await send(message)
 
         try:

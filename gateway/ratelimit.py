@@ -20,8 +20,7 @@ from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import auth, logs
 from gateway.errors import error_body
@@ -125,11 +124,5 @@ class RateLimitMiddleware:
             await logs.send_json(send, 429, body, [(b"retry-after", str(decision.reset_seconds).encode()), *headers])
             return
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                out = MutableHeaders(scope=message)
-                for name, value in headers:
-                    out[name.decode()] = value.decode()
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        scope[logs.EXTRA_HEADERS_KEY] = [(name.decode(), value.decode()) for name, value in headers]
+        await self.app(scope, receive, send)

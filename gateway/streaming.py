@@ -255,9 +255,11 @@ class Relay(Response):
         self.sending = False
         self.task: asyncio.Task[Any] | None = None
         self.side_sends: set[asyncio.Future[None]] = set()
-        # Resumable streams (sse, or detached) checkpoint their text for followers elsewhere;
-        # followers on this instance wait on `progress`, swapped for a new event at each change.
-        self.checkpointing = self.format == "sse" or on_disconnect == "detach"
+        # Detached streams checkpoint their text for followers on other instances (a stream that
+        # is cancelled when its client leaves has its whole text in its final write, and nobody
+        # to follow it before); followers on this instance wait on `progress`, swapped for a
+        # new event at each change.
+        self.checkpointing = on_disconnect == "detach"
         self.checkpoint_task: asyncio.Future[None] | None = None
         self.last_checkpoint = 0.0
         self.followers = 0

@@ -302,3 +302,34 @@ async def test_postgres_restart_under_load_loses_nothing(uvicorn_gateway: Start,
             lost += 1
     assert lost == 0, "a stream's text was neither written nor logged"
     record_figures("postgres_restart", streams=len(bodies), health_during_outage=health_during, records_lost=lost)
+
+
+async def test_a_read_only_database_gets_a_clear_503(uvicorn_gateway: Start, database_url: str) -> None:
+    if database_url.startswith("postgresql"):
+        name = database_url.rsplit("/", 1)[1]
+        await _admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        undo = f'ALTER DATABASE "{name}" RESET default_transaction_read_only'
+    else:
+        pytest.skip("SQLite has no server-side read-only switch, and root ignores a read-only file mode")
+    try:
+        server = uvicorn_gateway()
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            refused = await client.post("/stream", json={"prompt": "write me"})
+            listed = await client.get("/history")
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["type"] == "unavailable" and "Traceback" not in refused.text
+        assert listed.status_code == 200  # reading still works
+    finally:
+        await _admin(undo)
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    from tests.conftest import PG_ADMIN_URL
+
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
