@@ -77,8 +77,11 @@ def _stop(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
+        check_text(value, "stop")
         return [value]
     if isinstance(value, list) and len(value) <= 4 and all(isinstance(s, str) and s for s in value):
+        for index, stop in enumerate(value):
+            check_text(stop, f"stop[{index}]")
         return list(value)
     raise Invalid("stop must be a string or a list of up to 4 strings")
 
@@ -92,7 +95,9 @@ async def chat_completions(request: Request) -> Response:
     messages = parse_messages(body.get("messages"), settings.max_prompt_chars)
     model = body.get("model")
     if model is not None and (not isinstance(model, str) or not model.strip() or len(model) > 200):
-        raise Invalid("model must be a non-blank string")
+        raise Invalid("model must be a non-blank string of at most 200 characters")
+    if model is not None:
+        check_text(model, "model")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise Invalid("stream must be true or false")
@@ -106,6 +111,8 @@ async def chat_completions(request: Request) -> Response:
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise Invalid("user must be a string")
+    if user:
+        check_text(user, "user")
     prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user" and m["content"].strip())
     exchange = await open_exchange(
         request,

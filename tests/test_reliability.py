@@ -333,3 +333,20 @@ async def _admin(sql: str) -> None:
         await connection.execute(sql)
     finally:
         await connection.close()
+
+
+async def test_a_full_database_gets_a_clear_503(make_gateway: Any, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip(
+            "a full database is simulated with SQLite's max_page_count; PostgreSQL's disk cannot be filled here"
+        )
+    gateway: Gateway = await make_gateway()
+    assert (await gateway.post("/stream", json={"prompt": "fits"})).status_code == 200
+    store = gateway.state["store"]
+    writer = store._sqlite_writer  # the connection every stream writes through
+    pages = await (await writer.execute("PRAGMA page_count")).fetchone()
+    await writer.execute(f"PRAGMA max_page_count = {pages[0]}")
+    refused = await gateway.post("/stream", json={"prompt": "x" * 30_000})
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["type"] == "unavailable" and "Traceback" not in refused.text
+    assert (await gateway.get("/health")).status_code == 200

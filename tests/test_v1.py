@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 import httpx
@@ -98,3 +99,18 @@ async def test_fifty_concurrent_async_sdk_streams(server: UvicornProcess, databa
     assert {item["status"] for item in listed["items"]} == {"complete"}
     record = await fetch_record(database_url, listed["items"][0]["id"])
     assert record["messages"]
+
+
+def test_text_fields_a_database_cannot_store_are_422(server: UvicornProcess) -> None:
+    """Found by schemathesis in `make soak`: a NUL in `model` reached the database (503)."""
+    for body in (
+        {"model": "m\u0000", "messages": [{"role": "user", "content": "hi"}]},
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "user": "\u0000"},
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stop": ["\ud800"]},
+    ):
+        response = httpx.post(
+            server.url + "/v1/chat/completions",
+            content=json.dumps(body),  # \u escapes: a lone surrogate cannot be encoded as UTF-8
+            headers={"x-api-key": KEY, "content-type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
