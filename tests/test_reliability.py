@@ -344,6 +344,7 @@ async def test_a_full_database_gets_a_clear_503(make_gateway: Any, database_url:
     assert (await gateway.post("/stream", json={"prompt": "fits"})).status_code == 200
     store = gateway.state["store"]
     writer = store._sqlite_writer  # the connection every stream writes through
+    await writer.execute("VACUUM")  # no free pages left to reuse
     pages = await (await writer.execute("PRAGMA page_count")).fetchone()
     await writer.execute(f"PRAGMA max_page_count = {pages[0]}")
     refused = await gateway.post("/stream", json={"prompt": "x" * 30_000})
