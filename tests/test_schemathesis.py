@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.servers import UvicornProcess
+from tests.test_reliability import record_figures
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "20"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -39,11 +40,14 @@ def test_no_5xx_and_no_response_breaks_the_schema(
     operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
     labels = {operation.label for operation in operations}
     assert {"POST /stream", "GET /stream", "GET /history", "GET /history/{record_id}"} <= labels
+    calls = 0
     for operation in operations:
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: Any) -> None:
+            nonlocal calls
+            calls += 1
             case.call_and_validate(checks=CHECKS, timeout=30)
 
         try:
@@ -51,3 +55,4 @@ def test_no_5xx_and_no_response_breaks_the_schema(
         except Unsatisfiable:
             # An operation without parameters or body has no invalid input to make.
             assert mode is GenerationMode.NEGATIVE, operation.label
+    record_figures(f"schemathesis_{mode.value}", examples=calls, server_errors=0, schema_violations=0)
