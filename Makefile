@@ -40,8 +40,8 @@ bench-smoke: install
 	$(BIN)/python -m bench.search --records 20000
 
 # The long reliability run (by hand): 500 leaving clients, 100 streams under SIGTERM, a PostgreSQL
-# restart under load, and 10,000+ schemathesis examples; it ends by printing its figures.
+# restart under load, and over 10,000 schemathesis examples a database; it ends by printing its figures.
 soak: install
 	rm -f tests/artifacts/soak.json
-	SOAK=1 SCHEMATHESIS_EXAMPLES=700 $(BIN)/pytest -q tests/test_reliability.py tests/test_schemathesis.py
+	SOAK=1 SCHEMATHESIS_EXAMPLES=800 $(BIN)/pytest -q tests/test_reliability.py tests/test_schemathesis.py
 	$(BIN)/python -m bench.soak_report
