@@ -3,7 +3,8 @@
 A resumed request starts no generation. It sends the record's text after `<offset>` and, while
 the record is still `streaming`, follows it to its end: from the live relay when the generation
 runs on this instance (woken at every chunk), otherwise from the text the generating instance
-checkpoints into the database every half second (polled every `POLL_SECONDS`; this works on
+checkpoints into the database every half second (detached streams; a cancelled one has all its
+text in its final write) (polled every `POLL_SECONDS`; this works on
 SQLite and PostgreSQL alike, with no extra moving part). It ends like any stream: finish and
 usage chunks then `[DONE]`, or an error chunk then `[DONE]` when the record ended otherwise.
 Nothing left to send: 204, which tells `EventSource` to stop reconnecting.
