@@ -2,10 +2,10 @@
 
 A resumed request starts no generation. It sends the record's text after `<offset>` and, while
 the record is still `streaming`, follows it to its end: from the live relay when the generation
-runs on this instance (woken at every chunk), otherwise from the text the generating instance
-checkpoints into the database every half second (detached streams; a cancelled one has all its
-text in its final write) (polled every `POLL_SECONDS`; this works on
-SQLite and PostgreSQL alike, with no extra moving part). It ends like any stream: finish and
+runs on this instance (woken at every chunk), otherwise from the record in the database, polled
+every `POLL_SECONDS`: a detached stream checkpoints its text there every half second, and a
+cancelled one has all its text in its final write. This works on SQLite and PostgreSQL alike,
+with no extra moving part. It ends like any stream: finish and
 usage chunks then `[DONE]`, or an error chunk then `[DONE]` when the record ended otherwise.
 Nothing left to send: 204, which tells `EventSource` to stop reconnecting.
 """
