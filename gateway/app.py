@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 from databases import Database
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -68,6 +70,22 @@ def json_error(
 async def gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     return json_error(request, exc.status, exc.type, exc.message, exc.headers)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """The database is down, restarting or refusing writes: tell the client to come back."""
+    log.error("database error in %s %s: %s", request.method, request.url.path, exc)
+    return json_error(request, 503, "unavailable", "the gateway's database is unavailable; try again shortly")
+
+
+# What the drivers raise when the database cannot be reached or refuses the work.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sqlite3.Error,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -184,7 +202,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/openapi.json", routes.openapi_endpoint),
         ],
         middleware=middleware(settings),
-        exception_handlers={GatewayError: gateway_error, HTTPException: http_error},
+        exception_handlers={
+            GatewayError: gateway_error,
+            HTTPException: http_error,
+            **{error: database_error for error in DATABASE_ERRORS},
+        },
         lifespan=lifespan,
     )
     return app

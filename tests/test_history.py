@@ -128,3 +128,33 @@ async def test_history_total_is_capped_at_ten_thousand_with_a_lower_bound_flag(g
     assert len(deep["items"]) == 2 and deep["total_is_lower_bound"] is True
     cursor = (await gateway.get("/history", params={"limit": 5, "offset": 10_045})).json()["next"]
     assert cursor is None  # the last page
+
+
+async def test_reads_while_the_database_is_unreachable_are_503_not_500(make_gateway: Any, tmp_path: Any) -> None:
+    gateway = await make_gateway()
+    store = gateway.state["store"]
+    unreachable = (
+        f"sqlite:///{tmp_path}/missing-dir/x.db" if store.kind == "sqlite" else "postgresql://postgres@127.0.0.1:1/x"
+    )
+    database = Database(unreachable)
+    if store.kind == "sqlite":
+        await database.connect()
+    else:
+        # asyncpg's pool when the server is gone: acquiring a connection is refused.
+        database._backend._pool = FailingPool()
+        database.is_connected = True
+    gateway.state["store"] = Store(database, store.kind)
+    for path in ("/history", f"/history/{uuid.uuid4()}", "/search?query=x"):
+        response = await gateway.get(path)
+        assert_error(response, 503)
+        assert response.json()["error"]["type"] == "unavailable"
+
+
+class FailingPool:
+    """An asyncpg pool whose server has gone away."""
+
+    async def acquire(self) -> Any:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    async def release(self, connection: Any) -> None:
+        return None

@@ -269,6 +269,7 @@ async def test_postgres_restart_under_load_loses_nothing(uvicorn_gateway: Start,
             await asyncio.sleep(0.8)
             await asyncio.to_thread(_pg_cluster, "stop")
             health_during = (await client.get("/health")).status_code
+            history_during = (await client.get("/history")).status_code
             refused = await client.post("/stream", json={"prompt": "while the database is down"})
             await asyncio.sleep(0.5)
             await asyncio.to_thread(_pg_cluster, "start")
@@ -287,7 +288,7 @@ async def test_postgres_restart_under_load_loses_nothing(uvicorn_gateway: Start,
     finally:
         if not _pg_ready():
             await asyncio.to_thread(_pg_cluster, "start")
-    assert health_during == 503
+    assert health_during == 503 and history_during == 503
     assert refused.status_code == 503 and refused.json()["error"]["type"] == "unavailable"
     assert recovered == 200 and after.status_code == 200
     server.stop()
