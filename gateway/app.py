@@ -28,7 +28,7 @@ from gateway.errors import GatewayError, error_body
 from gateway.llm import LLM, MockLLM
 from gateway.ratelimit import Limiter, RateLimitMiddleware
 from gateway.settings import ConfigError, Settings, mask_url
-from gateway.store import Store
+from gateway.store import Progress, Store
 from gateway.streaming import Streams
 
 log = logging.getLogger("gateway")
@@ -148,6 +148,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if cfg.database_kind == "sqlite":
             await database.execute("PRAGMA journal_mode=WAL")
         store = Store(database, cfg.database_kind)
+        progress = Progress(cfg.database_url, cfg.database_kind)
+        await progress.start()
         streams = Streams()
         llm = make_llm(cfg)
         keys = Keys(cfg.api_key, store)
@@ -175,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "llm": llm,
                 "streams": streams,
                 "keys": keys,
+                "progress": progress,
                 "limiter": limiter if cfg.rate_limit_enabled else None,
             }
         finally:
@@ -183,6 +186,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             with contextlib.suppress(Exception):
                 await store.sweep(dt.timedelta(0), instance_id=streams.instance_id)
             await llm.aclose()
+            await progress.close()
             await store.close()
             await database.disconnect()
 

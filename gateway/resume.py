@@ -2,10 +2,10 @@
 
 A resumed request starts no generation. It sends the record's text after `<offset>` and, while
 the record is still `streaming`, follows it to its end: from the live relay when the generation
-runs on this instance (woken at every chunk), otherwise from the record in the database, polled
-every `POLL_SECONDS`: a detached stream checkpoints its text there every half second, and a
-cancelled one has all its text in its final write. This works on SQLite and PostgreSQL alike,
-with no extra moving part. It ends like any stream: finish and
+runs on this instance (woken at every chunk), otherwise from the record in the database: a
+detached stream checkpoints its text there every half second, and a cancelled one has all its
+text in its final write. On PostgreSQL those writes NOTIFY, so a follower wakes at once (and
+re-reads at least every second); on SQLite it polls every `POLL_SECONDS`. It ends like any stream: finish and
 usage chunks then `[DONE]`, or an error chunk then `[DONE]` when the record ended otherwise.
 Nothing left to send: 204, which tells `EventSource` to stop reconnecting.
 """
@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from gateway import formats, logs
 from gateway.auth import principal
 from gateway.errors import Invalid, NotFound
-from gateway.store import Store
+from gateway.store import Progress, Store
 from gateway.streaming import Relay, Streams
 
 POLL_SECONDS = 0.25
@@ -51,7 +51,9 @@ async def resume(request: Request, last_event_id: str) -> Response:
     if record["status"] != "streaming" and offset >= len(record["response"]):
         logs.fields(request.scope).update(record_id=str(record_id), stream_format="sse", outcome="nothing_left")
         return Response(status_code=204)
-    return Follow(store, streams, record_id, offset, record, request.state.settings.sse_keepalive_seconds)
+    return Follow(
+        store, streams, request.state.progress, record_id, offset, record, request.state.settings.sse_keepalive_seconds
+    )
 
 
 class Follow(Response):
@@ -59,6 +61,7 @@ class Follow(Response):
         self,
         store: Store,
         streams: Streams,
+        progress: Progress,
         record_id: uuid.UUID,
         offset: int,
         record: dict[str, Any],
@@ -66,6 +69,7 @@ class Follow(Response):
     ) -> None:
         self.store = store
         self.streams = streams
+        self.progress = progress
         self.record_id = record_id
         self.sent = offset
         self.record = record
@@ -132,7 +136,8 @@ class Follow(Response):
             await self._emit(send, record["response"])
             if record["status"] != "streaming":
                 break
-            await asyncio.sleep(POLL_SECONDS)
+            # Woken by the generating instance's NOTIFY on PostgreSQL; a poll otherwise.
+            await self.progress.wait(self.record_id, POLL_SECONDS if not self.progress.listening else 1.0)
             if time.monotonic() - last_sent >= self.keepalive:
                 await send({"type": "http.response.body", "body": formats.SSE_KEEPALIVE, "more_body": True})
                 last_sent = time.monotonic()

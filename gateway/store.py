@@ -5,20 +5,26 @@ The store speaks SQLAlchemy Core through `databases`; it never imports Starlette
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
 import json
+import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
+import asyncpg
 import sqlalchemy as sa
 from databases import Database
 
 from gateway.fts import MARK_END, MARK_START, fts5_expression, safe_snippet
 from gateway.tables import api_keys, records
+
+log = logging.getLogger("gateway.store")
 
 PUBLIC_FIELDS = (
     "id",
@@ -111,10 +117,20 @@ def _insert_sql(kind: str) -> str:
     return f"INSERT INTO records ({', '.join(CREATE_COLUMNS)}) VALUES ({marks})"
 
 
+PROGRESS_CHANNEL = "gateway_progress"
+
+
+def _notifying(kind: str, update: str) -> str:
+    """On PostgreSQL, the update also wakes the followers of the record (LISTEN/NOTIFY)."""
+    if kind == "sqlite":
+        return update
+    return f"WITH changed AS ({update} RETURNING id) SELECT pg_notify('{PROGRESS_CHANNEL}', id::text) FROM changed"
+
+
 def _finish_sql(kind: str) -> str:
     marks = _placeholders(kind, len(FINISH_COLUMNS) + 1)
     sets = ", ".join(f"{name} = {mark}" for name, mark in zip(FINISH_COLUMNS, marks, strict=False))
-    return f"UPDATE records SET {sets}, instance_id = NULL WHERE id = {marks[-1]}"
+    return _notifying(kind, f"UPDATE records SET {sets}, instance_id = NULL WHERE id = {marks[-1]}")
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -221,9 +237,10 @@ class Store:
         self._insert_sql = _insert_sql(kind)
         self._finish_sql = _finish_sql(kind)
         marks = _placeholders(kind, 3)
-        self._checkpoint_sql = (
+        self._checkpoint_sql = _notifying(
+            kind,
             f"UPDATE records SET response = {marks[0]}, heartbeat_at = {marks[1]} "
-            f"WHERE id = {marks[2]} AND status = 'streaming'"
+            f"WHERE id = {marks[2]} AND status = 'streaming'",
         )
         self._languages: frozenset[str] | None = None
 
@@ -517,3 +534,71 @@ class Store:
             .returning(records.c.id)
         )
         return len(await self.db.fetch_all(query))
+
+
+class Progress:
+    """Wakes the followers of a record when another instance checkpoints or finishes it.
+
+    On PostgreSQL one connection per process LISTENs on PROGRESS_CHANNEL (the store's checkpoint
+    and finish statements NOTIFY it). Without it — SQLite, or while that connection is being
+    re-made after the server went away — `wait()` simply times out and the follower polls.
+    """
+
+    RECONNECT_SECONDS = 5.0
+
+    def __init__(self, database_url: str, kind: str) -> None:
+        self.url = database_url
+        self.kind = kind
+        self.waiters: dict[uuid.UUID, set[asyncio.Event]] = {}
+        self.connection: Any = None
+        self._tried_at = 0.0
+
+    @property
+    def listening(self) -> bool:
+        return self.connection is not None and not self.connection.is_closed()
+
+    async def start(self) -> None:
+        if self.kind != "postgresql" or self.listening:
+            return
+        self._tried_at = time.monotonic()
+        try:
+            self.connection = await asyncpg.connect(self.url, timeout=5)
+            await self.connection.add_listener(PROGRESS_CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            self.connection = None
+            log.warning("cannot LISTEN for stream progress (followers will poll): %s", exc)
+
+    def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            record_id = uuid.UUID(payload)
+        except ValueError:
+            return
+        for event in self.waiters.get(record_id, ()):
+            event.set()
+
+    async def wait(self, record_id: uuid.UUID, seconds: float) -> bool:
+        """Until the record changes (True) or `seconds` pass (False)."""
+        if (
+            not self.listening
+            and self.kind == "postgresql"
+            and time.monotonic() - self._tried_at > self.RECONNECT_SECONDS
+        ):
+            await self.start()
+        event = asyncio.Event()
+        self.waiters.setdefault(record_id, set()).add(event)
+        try:
+            async with asyncio.timeout(seconds):
+                await event.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            waiting = self.waiters.get(record_id)
+            if waiting is not None:
+                waiting.discard(event)
+                if not waiting:
+                    del self.waiters[record_id]
+
+    async def close(self) -> None:
+        if self.connection is not None and not self.connection.is_closed():
+            await self.connection.close()

@@ -154,3 +154,34 @@ async def test_after_done_the_upstream_sees_exactly_one_request(
             )
             assert again.status_code == 204
     assert len(fake_openai.requests()) == 1
+
+
+async def test_a_checkpoint_on_postgresql_wakes_a_waiting_follower_at_once(
+    make_gateway: Any, database_url: str
+) -> None:
+    from gateway.store import Progress, utcnow
+
+    gateway = await make_gateway()
+    store = gateway.state["store"]
+    progress: Progress = gateway.state["progress"]
+    if store.kind != "postgresql":
+        assert not progress.listening  # SQLite: followers poll
+        assert await progress.wait(uuid.uuid4(), 0.05) is False
+        return
+    assert progress.listening
+    record_id = uuid.uuid4()
+    now = utcnow()
+    await store.create(
+        id=record_id, conversation_id=uuid.uuid4(), prompt="p", model="m", stream_format="sse",
+        created_at=now, heartbeat_at=now,
+    )  # fmt: skip
+    waiting = asyncio.create_task(progress.wait(record_id, 5.0))
+    await asyncio.sleep(0.05)
+    started = asyncio.get_running_loop().time()
+    await store.checkpoint(record_id, "partial text")
+    assert await waiting is True
+    assert asyncio.get_running_loop().time() - started < 0.5
+    finished = asyncio.create_task(progress.wait(record_id, 5.0))
+    await asyncio.sleep(0.05)
+    await store.finish(record_id, status="complete", response="partial text and more", completed_at=utcnow())
+    assert await finished is True
