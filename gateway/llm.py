@@ -116,9 +116,15 @@ _CLOSINGS = (
 )
 
 
-def _topic(text: str) -> str:
+_GREETINGS = (
+    "Hello! I am the gateway's built-in mock model, here until an OpenAI key is configured.",
+    "Hi there! This answer comes from the gateway's mock model.",
+)
+
+
+def _topic(text: str) -> str | None:
     words = [w for w in re.findall(r"[\w'-]+", text) if w.lower() not in _STOP_WORDS]
-    return " ".join(words[:4]) if words else "your message"
+    return " ".join(words[:4]) if words else None
 
 
 def mock_answer(messages: list[dict[str, str]]) -> str:
@@ -127,6 +133,12 @@ def mock_answer(messages: list[dict[str, str]]) -> str:
     seed = hashlib.sha256(repr(messages).encode()).digest()
     rng = random.Random(seed)
     topic = _topic(last)
+    if topic is None:  # a greeting, or nothing but small words: answer in kind
+        topic = "whatever you would like to discuss"
+        sentences = [rng.choice(_GREETINGS)]
+        sentences += rng.sample(_BODY[:1] + _BODY[3:5], 2)
+        sentences.append("What would you like to talk about?")
+        return " ".join(s.format(topic=topic) for s in sentences)
     sentences = [rng.choice(_OPENINGS)]
     sentences += rng.sample(_BODY, rng.randint(2, 4))
     sentences.append(rng.choice(_CLOSINGS))

@@ -61,3 +61,9 @@ def test_estimate_tokens_is_about_four_characters_a_token() -> None:
     assert estimate_tokens("") == 0
     assert estimate_tokens("abcd") == 1
     assert estimate_tokens("abcde") == 2
+
+
+def test_a_greeting_gets_a_greeting() -> None:
+    answer = mock_answer([{"role": "user", "content": "Hello there"}])
+    assert answer.startswith(("Hello!", "Hi there!"))
+    assert answer.endswith("?") and answer.count(".") >= 2
