@@ -61,7 +61,7 @@ def postgres_database() -> Iterator[str]:
         message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}"
         if IN_CI:
             pytest.fail(message + " (required under CI=true)")
-        pytest.skip(message)
+        pytest.skip(reason=message)
     name = f"gateway_test_{uuid.uuid4().hex[:10]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
@@ -224,7 +224,7 @@ def redis_url() -> str:
         message = f"Redis is not reachable at {REDIS_TEST_URL}: {exc}"
         if IN_CI:
             pytest.fail(message + " (required under CI=true)")
-        pytest.skip(message)
+        pytest.skip(reason=message)
     finally:
         client.close()
     return REDIS_TEST_URL

@@ -105,14 +105,7 @@ async def test_health_is_ok_then_503_when_the_database_is_unreachable(make_gatew
     response = await gateway.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "llm": "mock", "version": "0.1.0"}
-    store = gateway.state["store"]
-    unreachable = (
-        f"sqlite:///{tmp_path}/missing-dir/x.db" if store.kind == "sqlite" else "postgresql://postgres@127.0.0.1:1/x"
-    )
-    database = Database(unreachable)
-    if store.kind == "sqlite":
-        await database.connect()
-    gateway.state["store"] = Store(database, store.kind)
+    gateway.state["store"] = await unreachable_store(gateway.state["store"], tmp_path)
     broken = await gateway.get("/health")
     assert broken.status_code == 503
     assert broken.json()["status"] == "unavailable" and broken.json()["database"] == "error"
@@ -132,22 +125,24 @@ async def test_history_total_is_capped_at_ten_thousand_with_a_lower_bound_flag(g
 
 async def test_reads_while_the_database_is_unreachable_are_503_not_500(make_gateway: Any, tmp_path: Any) -> None:
     gateway = await make_gateway()
-    store = gateway.state["store"]
-    unreachable = (
-        f"sqlite:///{tmp_path}/missing-dir/x.db" if store.kind == "sqlite" else "postgresql://postgres@127.0.0.1:1/x"
-    )
-    database = Database(unreachable)
-    if store.kind == "sqlite":
-        await database.connect()
-    else:
-        # asyncpg's pool when the server is gone: acquiring a connection is refused.
-        database._backend._pool = FailingPool()
-        database.is_connected = True
-    gateway.state["store"] = Store(database, store.kind)
+    gateway.state["store"] = await unreachable_store(gateway.state["store"], tmp_path)
     for path in ("/history", f"/history/{uuid.uuid4()}", "/search?query=x"):
         response = await gateway.get(path)
         assert_error(response, 503)
         assert response.json()["error"]["type"] == "unavailable"
+
+
+async def unreachable_store(store: Store, tmp_path: Any) -> Store:
+    """A store whose database cannot be reached: a SQLite file in a missing directory, or an
+    asyncpg pool whose server is gone (acquiring a connection is refused)."""
+    if store.kind == "sqlite":
+        database = Database(f"sqlite:///{tmp_path}/missing-dir/x.db")
+        await database.connect()
+    else:
+        database = Database("postgresql://postgres@127.0.0.1:1/x")
+        database._backend._pool = FailingPool()
+        database.is_connected = True
+    return Store(database, store.kind)
 
 
 class FailingPool:

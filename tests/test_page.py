@@ -40,7 +40,7 @@ async def browser() -> AsyncIterator[Browser]:
         message = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
         if IN_CI:
             pytest.fail(message + " (required under CI=true)")
-        pytest.skip(message)
+        pytest.skip(reason=message)
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield launched

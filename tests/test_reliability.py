@@ -247,11 +247,11 @@ def _pg_ready() -> bool:
 
 async def test_postgres_restart_under_load_loses_nothing(uvicorn_gateway: Start, database_url: str) -> None:
     if not database_url.startswith("postgresql"):
-        pytest.skip("restarts the local PostgreSQL server; SQLite is a file with no server to restart")
+        pytest.skip(reason="restarts the local PostgreSQL server; SQLite is a file with no server to restart")
     if not _can_restart_postgres():
         if IN_CI:
             pytest.fail("this test needs root and the local PostgreSQL cluster (required under CI=true)")
-        pytest.skip("needs root and the local PostgreSQL cluster")
+        pytest.skip(reason="needs root and the local PostgreSQL cluster")
     server = uvicorn_gateway(MOCK_DELAY_SECONDS="0.1")
     bodies: list[tuple[str, bytes]] = []
 
@@ -311,7 +311,7 @@ async def test_a_read_only_database_gets_a_clear_503(uvicorn_gateway: Start, dat
         await _admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
         undo = f'ALTER DATABASE "{name}" RESET default_transaction_read_only'
     else:
-        pytest.skip("SQLite has no server-side read-only switch, and root ignores a read-only file mode")
+        pytest.skip(reason="SQLite has no server-side read-only switch, and root ignores a read-only file mode")
     try:
         server = uvicorn_gateway()
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
@@ -339,7 +339,7 @@ async def _admin(sql: str) -> None:
 async def test_a_full_database_gets_a_clear_503(make_gateway: Any, database_url: str) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip(
-            "a full database is simulated with SQLite's max_page_count; PostgreSQL's disk cannot be filled here"
+            reason="a full database is simulated with SQLite's max_page_count; PostgreSQL's disk cannot be filled here"
         )
     gateway: Gateway = await make_gateway()
     assert (await gateway.post("/stream", json={"prompt": "fits"})).status_code == 200

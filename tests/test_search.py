@@ -178,7 +178,7 @@ async def bulk_insert(store: Store, count: int, prompt: str) -> None:
 @pytest.mark.postgres
 async def test_postgres_uses_the_gin_index(make_gateway: Any, database_url: str) -> None:
     if not database_url.startswith("postgresql"):
-        pytest.skip("an EXPLAIN of PostgreSQL's plan; SQLite's FTS5 is an index by construction")
+        pytest.skip(reason="an EXPLAIN of PostgreSQL's plan; SQLite's FTS5 is an index by construction")
     gateway = await make_gateway()
     store: Store = gateway.state["store"]
     await bulk_insert(store, 30_000, "filler text about weather")
