@@ -338,9 +338,8 @@ async def _admin(sql: str) -> None:
 
 async def test_a_full_database_gets_a_clear_503(make_gateway: Any, database_url: str) -> None:
     if not database_url.startswith("sqlite"):
-        pytest.skip(
-            reason="a full database is simulated with SQLite's max_page_count; PostgreSQL's disk cannot be filled here"
-        )
+        why = "a full database is simulated with SQLite's max_page_count; PostgreSQL's disk cannot be filled here"
+        pytest.skip(reason=why)
     gateway: Gateway = await make_gateway()
     assert (await gateway.post("/stream", json={"prompt": "fits"})).status_code == 200
     store = gateway.state["store"]
