@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway import __version__, logs, routes, v1
 from gateway.auth import AuthMiddleware, Keys
-from gateway.errors import GatewayError, error_body
+from gateway.errors import GatewayError, Unavailable, error_body
 from gateway.llm import LLM, MockLLM
 from gateway.ratelimit import Limiter, RateLimitMiddleware
 from gateway.settings import ConfigError, Settings, mask_url
@@ -75,7 +75,8 @@ async def gateway_error(request: Request, exc: Exception) -> Response:
 async def database_error(request: Request, exc: Exception) -> Response:
     """The database is down, restarting or refusing writes: tell the client to come back."""
     log.error("database error in %s %s: %s", request.method, request.url.path, exc)
-    return json_error(request, 503, "unavailable", "the gateway's database is unavailable; try again shortly")
+    unavailable = Unavailable("the gateway's database is unavailable; try again shortly")
+    return json_error(request, unavailable.status, unavailable.type, unavailable.message)
 
 
 # What the drivers raise when the database cannot be reached or refuses the work.

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import logs
-from gateway.errors import error_body
+from gateway.errors import Unauthorized, Unavailable
 from gateway.store import StoredKey
 
 KEY_PREFIX = "gw_"
@@ -151,8 +151,7 @@ class AuthMiddleware:
             found = await keys.identify(key) if required and key is not None else None
         except Exception as exc:  # the database cannot say which keys exist
             logging.getLogger("gateway.auth").warning("key lookup failed: %s", exc)
-            body = error_body("unavailable", "the gateway cannot check keys right now", logs.request_id(scope))
-            await logs.send_json(send, 503, body)
+            await logs.send_error(scope, send, Unavailable("the gateway cannot check keys right now"))
             return
         if not required:
             scope[PRINCIPAL_KEY] = ANYONE
@@ -170,5 +169,4 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _refuse(self, scope: Scope, send: Send, message: str) -> None:
-        body = error_body("unauthorized", message, logs.request_id(scope), scope["path"])
-        await logs.send_json(send, 401, body, [(b"www-authenticate", b'Bearer realm="gateway"')])
+        await logs.send_error(scope, send, Unauthorized(message, {"WWW-Authenticate": 'Bearer realm="gateway"'}))

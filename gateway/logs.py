@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
-from gateway.errors import error_body
+from gateway.errors import GatewayError, error_body
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 access_log = logging.getLogger("gateway.access")
@@ -87,6 +87,13 @@ async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[by
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(scope: Scope, send: Send, error: GatewayError) -> None:
+    """A middleware's own answer for one of the gateway's errors (status, type and headers from it)."""
+    body = error_body(error.type, error.message, request_id(scope), scope["path"])
+    headers = [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
+    await send_json(send, error.status, body, headers)
 
 
 def new_request_id() -> str:

@@ -23,7 +23,7 @@ from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import auth, logs
-from gateway.errors import error_body
+from gateway.errors import RateLimited
 
 log = logging.getLogger("gateway.ratelimit")
 
@@ -38,12 +38,12 @@ class Decision:
     remaining: int
     reset_seconds: int
 
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        return [
-            (b"x-ratelimit-limit", str(self.limit).encode()),
-            (b"x-ratelimit-remaining", str(self.remaining).encode()),
-            (b"x-ratelimit-reset", str(self.reset_seconds).encode()),
-        ]
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(self.limit),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-reset": str(self.reset_seconds),
+        }
 
 
 class Limiter:
@@ -115,14 +115,10 @@ class RateLimitMiddleware:
         decision = await limiter.hit(identity, who.rate_limit)
         headers = decision.headers()
         if not decision.allowed:
-            body = error_body(
-                "rate_limited",
-                f"rate limit of {decision.limit} requests exceeded; retry in {decision.reset_seconds} s",
-                logs.request_id(scope),
-                scope["path"],
-            )
-            await logs.send_json(send, 429, body, [(b"retry-after", str(decision.reset_seconds).encode()), *headers])
+            message = f"rate limit of {decision.limit} requests exceeded; retry in {decision.reset_seconds} s"
+            refused = RateLimited(message, {"retry-after": str(decision.reset_seconds), **headers})
+            await logs.send_error(scope, send, refused)
             return
 
-        scope[logs.EXTRA_HEADERS_KEY] = [(name.decode(), value.decode()) for name, value in headers]
+        scope[logs.EXTRA_HEADERS_KEY] = list(headers.items())
         await self.app(scope, receive, send)
