@@ -12,7 +12,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from gateway import __version__, metrics, openapi
 from gateway.auth import principal
 from gateway.errors import Invalid, NotFound
-from gateway.inputs import QUERY_EXTRAS, parse_int, parse_uuid, read_json, stream_params
+from gateway.inputs import QUERY_EXTRAS, check_text, parse_int, parse_uuid, read_json, stream_params
 from gateway.resume import resume
 from gateway.settings import Settings
 from gateway.store import BadCursor, Store, decode_cursor
@@ -125,8 +125,7 @@ async def search(request: Request) -> Response:
         raise Invalid("query must not be empty")
     if len(text) > MAX_QUERY_CHARS:
         raise Invalid(f"query is longer than {MAX_QUERY_CHARS} characters")
-    if "\x00" in text:
-        raise Invalid("query must not contain NUL characters")
+    check_text(text, "query")
     lang = query.get("lang", "english")
     if lang not in await store.search_languages():
         raise Invalid(f"lang {lang!r} is not a text-search language of this database")

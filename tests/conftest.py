@@ -45,7 +45,19 @@ def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-async def _pg_admin(sql: str) -> None:
+async def rows(url: str, sql: str) -> list[dict[str, Any]]:
+    """Every row of a query, straight from a database the tests (or a gateway) use."""
+    from databases import Database
+
+    database = Database(url)
+    await database.connect()
+    try:
+        return [dict(row._mapping) for row in await database.fetch_all(sql)]
+    finally:
+        await database.disconnect()
+
+
+async def pg_admin(sql: str) -> None:
     connection = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
     try:
         await connection.execute(sql)
@@ -56,19 +68,19 @@ async def _pg_admin(sql: str) -> None:
 def postgres_database() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this session, dropped afterwards."""
     try:
-        asyncio.run(_pg_admin("SELECT 1"))
+        asyncio.run(pg_admin("SELECT 1"))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}"
         if IN_CI:
             pytest.fail(message + " (required under CI=true)")
         pytest.skip(reason=message)
     name = f"gateway_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

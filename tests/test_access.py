@@ -13,11 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from databases import Database
 
 from gateway import auth
 from gateway.auth import hash_key, new_key
-from tests.conftest import Gateway
+from tests.conftest import Gateway, rows
 from tests.servers import UvicornProcess
 from tests.test_stream_api import assert_error
 
@@ -60,22 +59,13 @@ def test_cli_creates_lists_and_revokes_keys_storing_only_a_hash(database_url: st
     assert "alice" in listed.stdout and "active" in listed.stdout and "5/60s" in listed.stdout
     assert key not in listed.stdout + listed.stderr
     assert cli(database_url, "keys", "create", "alice").returncode == 1
-    dump = asyncio.run(_dump_keys(database_url))
+    dump = repr(asyncio.run(rows(database_url, "SELECT * FROM api_keys")))
     assert key not in dump and hash_key(key) in dump
     assert cli(database_url, "keys", "revoke", "alice").returncode == 0
     assert "revoked" in cli(database_url, "keys", "list").stdout
     assert cli(database_url, "keys", "revoke", "alice").returncode == 1
     bad = cli(database_url, "keys", "create", "bob", "--rate-limit", "lots")
     assert bad.returncode == 2 and "N/SECONDS" in bad.stderr
-
-
-async def _dump_keys(url: str) -> str:
-    database = Database(url)
-    await database.connect()
-    try:
-        return repr([dict(row._mapping) for row in await database.fetch_all("SELECT * FROM api_keys")])
-    finally:
-        await database.disconnect()
 
 
 async def test_without_any_key_the_gateway_is_open(gateway: Gateway) -> None:
@@ -211,19 +201,10 @@ def test_keys_never_reach_the_log_or_the_database(
     log = server.log_text()
     assert key not in log and OPERATOR_KEY not in log and key[3:20] not in log
     assert '"key": "dave"' in log and '"key": "operator"' in log
-    dump = asyncio.run(_dump_everything(database_url))
+    dump = repr(asyncio.run(rows(database_url, "SELECT * FROM records"))) + repr(
+        asyncio.run(rows(database_url, "SELECT * FROM api_keys"))
+    )
     assert key not in dump and OPERATOR_KEY not in dump
-
-
-async def _dump_everything(url: str) -> str:
-    database = Database(url)
-    await database.connect()
-    try:
-        rows = await database.fetch_all("SELECT * FROM records")
-        keys = await database.fetch_all("SELECT * FROM api_keys")
-        return repr([dict(r._mapping) for r in rows]) + repr([dict(k._mapping) for k in keys])
-    finally:
-        await database.disconnect()
 
 
 async def burst(url: str, count: int, headers: dict[str, str] | None = None) -> list[int]:

@@ -14,6 +14,7 @@ import httpx
 from databases import Database
 
 from gateway.llm import mock_answer
+from tests.conftest import rows
 from tests.servers import UvicornProcess
 
 PROMPT = "Describe the water cycle for a curious child"
@@ -28,15 +29,6 @@ async def fetch_record(url: str, record_id: str) -> dict[str, Any]:
             row = await database.fetch_one("SELECT * FROM records WHERE id = :id", {"id": record_id.replace("-", "")})
         assert row is not None
         return dict(row._mapping)
-    finally:
-        await database.disconnect()
-
-
-async def statuses(url: str) -> list[str]:
-    database = Database(url)
-    await database.connect()
-    try:
-        return [row["status"] for row in await database.fetch_all("SELECT status FROM records")]
     finally:
         await database.disconnect()
 
@@ -114,7 +106,7 @@ async def test_sigterm_mid_stream_finalises_every_record(
     # uvicorn re-raises the signal it caught once it has shut down cleanly.
     assert exit_code in (0, -signal.SIGTERM)
     assert len(received) == 6
-    assert "streaming" not in await statuses(database_url)
+    assert "streaming" not in [row["status"] for row in await rows(database_url, "SELECT status FROM records")]
     for key, body in received.items():
         fmt, record_id = key.split(":", 1)
         record = await fetch_record(database_url, record_id)

@@ -20,10 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
-from databases import Database
 
 from gateway import inputs
-from tests.conftest import IN_CI, FakeOpenAI, Gateway
+from tests.conftest import IN_CI, FakeOpenAI, Gateway, pg_admin, rows
 from tests.servers import UvicornProcess
 
 SOAK = os.environ.get("SOAK") == "1"
@@ -37,15 +36,6 @@ def record_figures(name: str, **figures: Any) -> None:
     known = json.loads(path.read_text()) if path.exists() else {}
     known[name] = figures
     path.write_text(json.dumps(known, indent=2))
-
-
-async def rows(url: str, sql: str) -> list[dict[str, Any]]:
-    database = Database(url)
-    await database.connect()
-    try:
-        return [dict(row._mapping) for row in await database.fetch_all(sql)]
-    finally:
-        await database.disconnect()
 
 
 def proc_figures(pid: int) -> tuple[int, int]:
@@ -308,7 +298,7 @@ async def test_postgres_restart_under_load_loses_nothing(uvicorn_gateway: Start,
 async def test_a_read_only_database_gets_a_clear_503(uvicorn_gateway: Start, database_url: str) -> None:
     if database_url.startswith("postgresql"):
         name = database_url.rsplit("/", 1)[1]
-        await _admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        await pg_admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
         undo = f'ALTER DATABASE "{name}" RESET default_transaction_read_only'
     else:
         pytest.skip(reason="SQLite has no server-side read-only switch, and root ignores a read-only file mode")
@@ -321,19 +311,7 @@ async def test_a_read_only_database_gets_a_clear_503(uvicorn_gateway: Start, dat
         assert refused.json()["error"]["type"] == "unavailable" and "Traceback" not in refused.text
         assert listed.status_code == 200  # reading still works
     finally:
-        await _admin(undo)
-
-
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    from tests.conftest import PG_ADMIN_URL
-
-    connection = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
+        await pg_admin(undo)
 
 
 async def test_a_full_database_gets_a_clear_503(make_gateway: Any, database_url: str) -> None:
