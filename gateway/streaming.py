@@ -59,16 +59,15 @@ CHECKPOINT_SECONDS = 0.5
 
 @dataclass
 class Streams:
-    """The streams this process is relaying, so that shutdown can finalise them."""
+    """The streams this process is relaying, by record: shutdown finalises them, followers find them."""
 
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    active: set[Relay] = field(default_factory=set)
     by_record: dict[uuid.UUID, Relay] = field(default_factory=dict)
 
     async def shutdown(self, grace: float) -> None:
-        for relay in list(self.active):
+        for relay in list(self.by_record.values()):
             relay.stop("the gateway is shutting down")
-        pending = [asyncio.ensure_future(relay.finished.wait()) for relay in self.active]
+        pending = [asyncio.ensure_future(relay.finished.wait()) for relay in self.by_record.values()]
         if pending:
             await asyncio.wait(pending, timeout=grace)
             for waiter in pending:
@@ -284,7 +283,6 @@ class Relay(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.task = asyncio.current_task()
-        self.streams.active.add(self)
         self.streams.by_record[self.record_id] = self
         metrics.ACTIVE.inc()
         watcher = asyncio.ensure_future(self._watch(receive))
@@ -516,7 +514,6 @@ class Relay(Response):
         finally:
             self.outcome = values["status"]
             self._wake_followers()
-            self.streams.active.discard(self)
             self.streams.by_record.pop(self.record_id, None)
             metrics.ACTIVE.dec()
             self.finished.set()
