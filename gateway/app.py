@@ -28,7 +28,7 @@ from gateway.errors import GatewayError, Unavailable, error_body
 from gateway.llm import LLM, MockLLM
 from gateway.ratelimit import Limiter, RateLimitMiddleware
 from gateway.settings import ConfigError, Settings, mask_url
-from gateway.store import Progress, Store
+from gateway.store import Progress, Store, keep_session
 from gateway.streaming import Streams
 
 log = logging.getLogger("gateway")
@@ -57,7 +57,7 @@ def make_llm(settings: Settings) -> LLM:
 def make_database(settings: Settings) -> Database:
     if settings.database_kind == "sqlite":
         return Database(settings.database_url, timeout=30)
-    return Database(settings.database_url, min_size=1, max_size=20)
+    return Database(settings.database_url, min_size=1, max_size=10, reset=keep_session)
 
 
 def json_error(
