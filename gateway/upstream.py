@@ -96,21 +96,13 @@ def payload(completion: Completion) -> dict[str, Any]:
     return body
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
-    """One client per process. Its transport is aiohttp's by default: httpcore 1.0 costs several
-    times more CPU per request and per chunk (see the README's figures); `httpx` keeps httpcore."""
-    transport: httpx.AsyncBaseTransport | None = None
+def make_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    """One transport per process. aiohttp's by default: httpcore 1.0 costs several times more CPU
+    per request and per chunk (see the README's figures); `httpx` keeps httpcore."""
     if settings.upstream_transport == "aiohttp":
         # max_connections=None would silently mean aiohttp's 100.
-        transport = AiohttpTransport(limits=httpx.Limits(max_connections=1000, keepalive_expiry=60), trust_env=False)
-    return httpx.AsyncClient(
-        transport=transport,
-        base_url=settings.openai_base_url,
-        headers={
-            "Authorization": f"Bearer {settings.openai_api_key}",
-            "User-Agent": f"llm-gateway/{__version__}",
-        },
-        timeout=httpx.Timeout(connect=10.0, read=settings.openai_timeout, write=30.0, pool=10.0),
+        return AiohttpTransport(limits=httpx.Limits(max_connections=1000, keepalive_expiry=60), trust_env=False)
+    return httpx.AsyncHTTPTransport(
         limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=60),
         trust_env=False,
     )
@@ -143,20 +135,33 @@ class _Retryable(Exception):
 class OpenAI:
     name = "openai"
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
-        self.client = client or make_client(settings)
+        # Requests go to the transport itself: httpx.AsyncClient's URL merging, cookie jar and
+        # hooks cost more CPU than aiohttp's whole request, and the gateway uses none of them.
+        self.transport = transport or make_transport(settings)
+        self.url = httpx.URL(settings.openai_base_url.rstrip("/") + "/chat/completions")
+        self.headers = [
+            (b"authorization", f"Bearer {settings.openai_api_key}".encode()),
+            (b"user-agent", f"llm-gateway/{__version__}".encode()),
+            (b"content-type", b"application/json"),
+            (b"accept", b"text/event-stream"),
+            (b"accept-encoding", b"identity"),  # the body is read as it comes, never decoded
+        ]
+        self.timeouts = {"connect": 10.0, "read": settings.openai_timeout, "write": 30.0, "pool": 10.0}
         # Tests replace it to observe backoff without waiting.
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.transport.aclose()
 
     async def open(self, completion: Completion) -> ChunkStream:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.openai_connect_deadline
-        body = payload(completion)
-        headers = {"X-Request-ID": completion.request_id} if completion.request_id else {}
+        body = json.dumps(payload(completion), ensure_ascii=False, separators=(",", ":")).encode()
+        headers = self.headers
+        if completion.request_id:
+            headers = [*headers, (b"x-request-id", completion.request_id.encode())]
         attempt = 0
         while True:
             attempt += 1
@@ -187,10 +192,10 @@ class OpenAI:
                 metrics.UPSTREAM_RETRIES.inc()
                 await self.sleep(wait)
 
-    async def _attempt(self, body: dict[str, Any], headers: dict[str, str]) -> ChunkStream:
-        request = self.client.build_request("POST", "/chat/completions", json=body, headers=headers)
+    async def _attempt(self, body: bytes, headers: list[tuple[bytes, bytes]]) -> ChunkStream:
+        request = httpx.Request("POST", self.url, headers=headers, content=body, extensions={"timeout": self.timeouts})
         try:
-            response = await self.client.send(request, stream=True)
+            response = await self.transport.handle_async_request(request)
         except httpx.TransportError as exc:
             if failure_kind(exc) == "timeout":
                 raise _Retryable(UpstreamTimeout("the upstream did not answer in time")) from None

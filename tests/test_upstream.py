@@ -61,10 +61,10 @@ def settings(**overrides: Any) -> Settings:
 
 
 class Client(OpenAI):
-    """The real client, with backoff sleeps recorded instead of waited."""
+    """The real client on a respx router (its transport), with backoff sleeps recorded instead of waited."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: Settings, router: respx.MockRouter) -> None:
+        super().__init__(settings, transport=httpx.MockTransport(router.async_handler))
         self.waits: list[float] = []
 
         async def sleep(seconds: float) -> None:
@@ -89,13 +89,14 @@ async def read_all(client: OpenAI, request: Completion | None = None) -> list[Ch
 
 @pytest.fixture
 def mock() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False, using="httpx") as router:
+    # using=None: nothing is patched; each Client is handed the router as its transport.
+    with respx.mock(assert_all_called=False, using=None) as router:
         yield router
 
 
 async def test_streams_text_finish_and_usage(mock: respx.MockRouter) -> None:
     mock.post(URL).mock(return_value=streamed(good_stream(["Hello", " world"])))
-    chunks = await read_all(Client(settings()))
+    chunks = await read_all(Client(settings(), mock))
     assert "".join(c.text for c in chunks) == "Hello world"
     assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"]
     [usage] = [c.usage for c in chunks if c.usage]
@@ -110,7 +111,7 @@ async def test_sends_what_openai_expects(mock: respx.MockRouter) -> None:
         {"role": "assistant", "content": "answer"},
         {"role": "user", "content": "second"},
     ]
-    await read_all(Client(settings()), completion(messages=messages, temperature=0.3, max_tokens=50))
+    await read_all(Client(settings(), mock), completion(messages=messages, temperature=0.3, max_tokens=50))
     request = route.calls.last.request
     assert request.headers["authorization"] == "Bearer sk-test"
     assert request.headers["x-request-id"] == "req-1"
@@ -132,7 +133,7 @@ async def test_retryable_statuses_are_retried_with_backoff(mock: respx.MockRoute
         httpx.Response(status, json={"error": {"message": "busy"}}),
         streamed(good_stream(["ok"])),
     ]
-    client = Client(settings())
+    client = Client(settings(), mock)
     chunks = await read_all(client)
     assert "".join(c.text for c in chunks) == "ok"
     assert route.call_count == 3
@@ -143,7 +144,7 @@ async def test_retryable_statuses_are_retried_with_backoff(mock: respx.MockRoute
 async def test_connection_errors_and_timeouts_before_the_answer_are_retried(mock: respx.MockRouter) -> None:
     route = mock.post(URL)
     route.side_effect = [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), streamed(good_stream(["ok"]))]
-    chunks = await read_all(Client(settings()))
+    chunks = await read_all(Client(settings(), mock))
     assert "".join(c.text for c in chunks) == "ok"
     assert route.call_count == 3
 
@@ -151,7 +152,7 @@ async def test_connection_errors_and_timeouts_before_the_answer_are_retried(mock
 async def test_retry_after_seconds_is_honoured(mock: respx.MockRouter) -> None:
     route = mock.post(URL)
     route.side_effect = [httpx.Response(429, headers={"retry-after": "2"}), streamed(good_stream(["ok"]))]
-    client = Client(settings())
+    client = Client(settings(), mock)
     await read_all(client)
     assert client.waits == [2.0]
 
@@ -161,14 +162,14 @@ async def test_retry_after_http_date_is_honoured(mock: respx.MockRouter) -> None
     header = when.strftime("%a, %d %b %Y %H:%M:%S GMT")
     route = mock.post(URL)
     route.side_effect = [httpx.Response(503, headers={"retry-after": header}), streamed(good_stream(["ok"]))]
-    client = Client(settings())
+    client = Client(settings(), mock)
     await read_all(client)
     assert 1.5 <= client.waits[0] <= 3.0
 
 
 async def test_persistent_429_becomes_503_with_retry_after(mock: respx.MockRouter) -> None:
     route = mock.post(URL).mock(return_value=httpx.Response(429, headers={"retry-after": "1"}, json={}))
-    client = Client(settings(openai_max_retries=2))
+    client = Client(settings(openai_max_retries=2), mock)
     with pytest.raises(UpstreamBusy) as caught:
         await read_all(client)
     assert caught.value.status == 503
@@ -178,7 +179,7 @@ async def test_persistent_429_becomes_503_with_retry_after(mock: respx.MockRoute
 
 async def test_a_retry_after_beyond_the_deadline_gives_up_at_once(mock: respx.MockRouter) -> None:
     route = mock.post(URL).mock(return_value=httpx.Response(429, headers={"retry-after": "120"}, json={}))
-    client = Client(settings(openai_connect_deadline=10))
+    client = Client(settings(openai_connect_deadline=10), mock)
     with pytest.raises(UpstreamBusy) as caught:
         await read_all(client)
     assert route.call_count == 1 and client.waits == []
@@ -188,18 +189,18 @@ async def test_a_retry_after_beyond_the_deadline_gives_up_at_once(mock: respx.Mo
 async def test_persistent_5xx_and_connection_failure_become_502(mock: respx.MockRouter) -> None:
     mock.post(URL).mock(return_value=httpx.Response(500, json={"error": {"message": "down"}}))
     with pytest.raises(UpstreamError) as caught:
-        await read_all(Client(settings()))
+        await read_all(Client(settings(), mock))
     assert caught.value.status == 502 and "down" in caught.value.message
     mock.post(URL).mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(UpstreamError) as refused:
-        await read_all(Client(settings()))
+        await read_all(Client(settings(), mock))
     assert refused.value.status == 502
 
 
 async def test_a_timeout_before_the_answer_becomes_504(mock: respx.MockRouter) -> None:
     mock.post(URL).mock(side_effect=httpx.ConnectTimeout("slow"))
     with pytest.raises(UpstreamTimeout) as caught:
-        await read_all(Client(settings(openai_max_retries=1)))
+        await read_all(Client(settings(openai_max_retries=1), mock))
     assert caught.value.status == 504
 
 
@@ -210,7 +211,7 @@ async def test_the_overall_deadline_becomes_504(mock: respx.MockRouter) -> None:
 
     mock.post(URL).mock(side_effect=slow)
     with pytest.raises(UpstreamTimeout):
-        await asyncio.wait_for(read_all(Client(settings(openai_connect_deadline=0.2))), timeout=3)
+        await asyncio.wait_for(read_all(Client(settings(openai_connect_deadline=0.2), mock)), timeout=3)
 
 
 async def test_upstream_400_passes_its_message_without_retrying(mock: respx.MockRouter) -> None:
@@ -218,7 +219,7 @@ async def test_upstream_400_passes_its_message_without_retrying(mock: respx.Mock
         return_value=httpx.Response(400, json={"error": {"message": "max_tokens is too large"}})
     )
     with pytest.raises(BadRequest) as caught:
-        await read_all(Client(settings()))
+        await read_all(Client(settings(), mock))
     assert caught.value.status == 400 and "max_tokens is too large" in caught.value.message
     assert route.call_count == 1
 
@@ -229,7 +230,7 @@ async def test_upstream_auth_failures_are_502_and_logged_loudly(
 ) -> None:
     route = mock.post(URL).mock(return_value=httpx.Response(status, json={"error": {"message": "bad key"}}))
     with caplog.at_level(logging.ERROR, logger="gateway.upstream"), pytest.raises(UpstreamError) as caught:
-        await read_all(Client(settings()))
+        await read_all(Client(settings(), mock))
     assert caught.value.status == 502
     assert "credentials" in caught.value.message and "bad key" not in caught.value.message
     assert route.call_count == 1
@@ -249,7 +250,7 @@ async def test_failures_mid_stream_raise_stream_failed_after_the_partial_text(
 ) -> None:
     parts = good_stream(["one", " two", " three"])[:3]
     mock.post(URL).mock(return_value=streamed(parts, error))
-    stream = await Client(settings()).open(completion())
+    stream = await Client(settings(), mock).open(completion())
     texts = []
     with pytest.raises(StreamFailed) as caught:
         async for chunk in stream:
@@ -269,7 +270,7 @@ async def test_failures_mid_stream_raise_stream_failed_after_the_partial_text(
 async def test_bad_events_mid_stream_raise_stream_failed(mock: respx.MockRouter, line: bytes, mentions: str) -> None:
     mock.post(URL).mock(return_value=streamed([*good_stream(["one"])[:2], line]))
     with pytest.raises(StreamFailed) as caught:
-        await read_all(Client(settings()))
+        await read_all(Client(settings(), mock))
     assert mentions in caught.value.message
 
 
@@ -277,13 +278,13 @@ async def test_multibyte_characters_split_across_reads_are_reassembled(mock: res
     whole = b"".join(good_stream(["héllo", " 🙂", " 日本語"]))
     pieces = [whole[i : i + 7] for i in range(0, len(whole), 7)]  # cuts inside characters
     mock.post(URL).mock(return_value=streamed(pieces))
-    chunks = await read_all(Client(settings()))
+    chunks = await read_all(Client(settings(), mock))
     assert "".join(c.text for c in chunks) == "héllo 🙂 日本語"
 
 
 async def test_closing_the_stream_closes_the_response(mock: respx.MockRouter) -> None:
     mock.post(URL).mock(return_value=streamed(good_stream(["a"] * 100)))
-    stream = await Client(settings()).open(completion())
+    stream = await Client(settings(), mock).open(completion())
     first = await anext(aiter(stream))
     assert first.text == "a"
     await stream.aclose()
@@ -311,7 +312,7 @@ def test_retry_after_parsing() -> None:
 async def test_text_before_a_bad_line_in_the_same_read_is_still_relayed(mock: respx.MockRouter) -> None:
     together = b"".join([*good_stream(["one", " two"])[:3], b"data: {not json\n\n"])
     mock.post(URL).mock(return_value=streamed([together]))
-    stream = await Client(settings()).open(completion())
+    stream = await Client(settings(), mock).open(completion())
     texts = []
     with pytest.raises(StreamFailed):
         async for chunk in stream:
@@ -321,7 +322,7 @@ async def test_text_before_a_bad_line_in_the_same_read_is_still_relayed(mock: re
 
 async def test_events_that_arrive_together_are_relayed_as_one_chunk(mock: respx.MockRouter) -> None:
     mock.post(URL).mock(return_value=streamed([b"".join(good_stream(["a", "b", "c"]))]))
-    chunks = await read_all(Client(settings()))
+    chunks = await read_all(Client(settings(), mock))
     assert len(chunks) == 1
     assert chunks[0].text == "abc" and chunks[0].finish_reason == "stop" and chunks[0].usage is not None
 
