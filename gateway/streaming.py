@@ -478,7 +478,8 @@ class Relay(Response):
 
     async def _close_upstream(self) -> None:
         try:
-            await asyncio.wait_for(self.chunks.aclose(), timeout=1.0)
+            async with asyncio.timeout(1.0):  # not wait_for: that is a task for every stream
+                await self.chunks.aclose()
         except (Exception, asyncio.CancelledError):
             log.warning("closing the upstream stream of record %s failed", self.record_id, exc_info=True)
 

@@ -227,7 +227,13 @@ class OpenAI:
         """One Chunk per network read: the events that arrived together are relayed together."""
         timeout = self.settings.openai_timeout
         pending = b""
-        reads = response.aiter_bytes()
+        reads: AsyncIterator[bytes]
+        if isinstance(response.stream, httpx.AsyncByteStream) and response.headers.get(
+            "content-encoding", "identity"
+        ) in ("identity", ""):
+            reads = aiter(response.stream)  # as it came: httpx's decoding layers cost on every read
+        else:
+            reads = response.aiter_bytes()  # an upstream that compressed anyway is decoded
         try:
             async for data in reads:
                 pending += data

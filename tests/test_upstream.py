@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -348,3 +349,14 @@ def test_failure_kind_reads_the_aiohttp_error_behind_httpx_aiohttp_mapping() -> 
     assert failure_kind(wrapped(aiohttp.ClientPayloadError("cut"), httpx.ReadError)) == "broken"
     assert failure_kind(httpx.ReadTimeout("plain httpx")) == "timeout"
     assert failure_kind(httpx.ConnectError("plain httpx")) == "connect"
+
+
+async def test_an_upstream_that_compresses_anyway_is_decoded(mock: respx.MockRouter) -> None:
+    # The gateway asks for `Accept-Encoding: identity` and reads the body as it comes; an upstream
+    # (or a proxy before it) that gzips the stream all the same still gets its text relayed.
+    body = gzip.compress(b"".join(good_stream(["zipped", " text"])))
+    headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+    route = mock.post(URL).mock(return_value=httpx.Response(200, content=body, headers=headers))
+    chunks = await read_all(Client(settings(), mock))
+    assert "".join(c.text for c in chunks) == "zipped text"
+    assert route.calls.last.request.headers["accept-encoding"] == "identity"

@@ -1,0 +1,110 @@
+"""The hot-path writes (a stream's insert and its final update): group commits on PostgreSQL,
+one at a time on SQLite; on both, every row lands and a bad row fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from databases import Database
+
+from gateway.store import GroupCommit, Store, utcnow
+from tests.conftest import rows
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    database = Database(database_url)
+    await database.connect()
+    store = Store(database, kind)
+    try:
+        yield store
+    finally:
+        await store.close()
+        await database.disconnect()
+
+
+def record(**values: Any) -> dict[str, Any]:
+    now = utcnow()
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "conversation_id": uuid.uuid4(),
+        "prompt": "p",
+        "model": "m",
+        "stream_format": "text",
+        "created_at": now,
+        "heartbeat_at": now,
+        "instance_id": "test",
+    }
+    fields.update(values)
+    return fields
+
+
+async def test_a_burst_of_streams_is_written_in_batches_and_every_row_lands(store: Store, database_url: str) -> None:
+    created = [record(prompt=f"burst {n}") for n in range(60)]
+    await asyncio.gather(*(store.create(**values) for values in created))
+    if store.kind == "postgresql":  # the writes that came while one was in flight went together
+        assert store._inserts.batches >= 1
+
+    await asyncio.gather(
+        *(store.finish(values["id"], status="complete", response=f"answer {n}") for n, values in enumerate(created))
+    )
+    if store.kind == "postgresql":
+        assert store._finishes.batches >= 1
+    stored = await rows(database_url, "SELECT prompt, response, status FROM records")
+    assert sorted((r["prompt"], r["response"], r["status"]) for r in stored) == sorted(
+        (f"burst {n}", f"answer {n}", "complete") for n in range(60)
+    )
+
+
+async def test_a_bad_row_in_a_batch_fails_alone(store: Store, database_url: str) -> None:
+    first = record(prompt="first")
+    await store.create(**first)
+    duplicate = record(id=first["id"], prompt="duplicate")  # the primary key is taken
+    good = [record(prompt=f"good {n}") for n in range(20)]
+    results = await asyncio.gather(
+        *(store.create(**values) for values in [*good[:10], duplicate, *good[10:]]), return_exceptions=True
+    )
+    failures = [result for result in results if isinstance(result, Exception)]
+    assert len(failures) == 1 and results[10] is failures[0]
+    prompts = {r["prompt"] for r in await rows(database_url, "SELECT prompt FROM records")}
+    assert prompts == {"first", *(f"good {n}" for n in range(20))}
+
+
+async def test_a_lone_write_goes_at_once_and_its_failure_reaches_its_caller() -> None:
+    calls: list[int] = []
+
+    async def run(sql: str, batch: list[list[Any]]) -> None:
+        calls.append(len(batch))
+        if batch[0][0] == "bad":
+            raise RuntimeError("refused")
+
+    writer = GroupCommit("INSERT", run)
+    await writer.write(["ok"])
+    with pytest.raises(RuntimeError, match="refused"):
+        await writer.write(["bad"])
+    assert calls == [1, 1] and not writer.busy
+
+
+async def test_writes_that_wait_on_a_slow_one_go_together_after_it() -> None:
+    batches: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def run(sql: str, batch: list[list[Any]]) -> None:
+        batches.append([args[0] for args in batch])
+        if len(batches) == 1:
+            await release.wait()
+
+    writer = GroupCommit("INSERT", run)
+    first = asyncio.ensure_future(writer.write(["a"]))
+    await asyncio.sleep(0)
+    rest = [asyncio.ensure_future(writer.write([name])) for name in "bcd"]
+    await asyncio.sleep(0)
+    assert batches == [["a"]] and not any(task.done() for task in rest)
+    release.set()
+    await asyncio.gather(first, *rest)
+    assert batches == [["a"], ["b", "c", "d"]] and not writer.busy
