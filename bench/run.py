@@ -49,7 +49,7 @@ class Workload:
 
 
 FULL = [
-    Workload("single", 60, 1, 5, 0.0),
+    Workload("single", 200, 1, 5, 0.0),
     Workload("short", 200, 20, 5, 0.0),
     Workload("long", 20, 4, 1000, 0.0),
     Workload("paced", 200, 100, 50, 0.02),

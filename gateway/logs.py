@@ -65,8 +65,6 @@ def configure(json_lines: bool, level: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    # httpx logs every upstream request at INFO: a second line per request, and costly.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn_access = logging.getLogger("uvicorn.access")
     uvicorn_access.handlers.clear()
     uvicorn_access.propagate = False
