@@ -12,7 +12,9 @@ read from /proc (all threads), so it includes persistence, logging and middlewar
     python -m bench.run --targets pg-text,pg-text-httpx     # the aiohttp transport against httpcore
 
 A target is DATABASE-FORMAT[-httpx]: DATABASE pg or sqlite, FORMAT text, openai, sse or v1
-(/v1/chat/completions with stream: true).
+(/v1/chat/completions with stream: true); or `bare`, the least a relay can do (bench/bare_relay.py:
+pure ASGI over aiohttp, bytes passed through, nothing parsed, stored or logged), the floor for
+any gateway on uvicorn.
 """
 
 from __future__ import annotations
@@ -209,7 +211,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny workloads, one round: a correctness check")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--targets", default="pg-text,pg-openai,pg-sse,pg-v1,sqlite-text")
+    parser.add_argument("--targets", default="bare,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text")
     parser.add_argument("--workloads", default="")
     args = parser.parse_args()
     workloads = SMOKE if args.smoke else FULL
@@ -237,6 +239,11 @@ def main() -> int:
             "LOG_JSON": "true",
             "LOG_LEVEL": "INFO",
         }
+        if "bare" in wanted:  # the floor: the least a relay can do (bench/bare_relay.py)
+            env = {"BARE_UPSTREAM": f"http://127.0.0.1:{upstream.port}/v1"}
+            bare = Server("bare", "bench.bare_relay:app", 0, env, workdir / "bare.log")
+            servers.append(bare)
+            targets.append(Target("bare", bare, "/v1/chat/completions", "messages"))
         databases: dict[str, str] = {}
         if any(t.startswith("pg-") for t in wanted):
             asyncio.run(pg_admin(f'CREATE DATABASE "{pg_name}"'))
@@ -248,6 +255,8 @@ def main() -> int:
         # A target is DATABASE-FORMAT, or DATABASE-FORMAT-httpx for the httpcore transport.
         gateways: dict[tuple[str, str], Server] = {}
         for name in wanted:
+            if name == "bare":
+                continue
             kind, fmt, *rest = name.split("-")
             transport = rest[0] if rest else "aiohttp"
             if (kind, transport) not in gateways:

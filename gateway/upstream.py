@@ -29,6 +29,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import orjson
 from httpx_aiohttp import AiohttpTransport
 
 from gateway import __version__, metrics
@@ -158,7 +159,7 @@ class OpenAI:
     async def open(self, completion: Completion) -> ChunkStream:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.openai_connect_deadline
-        body = json.dumps(payload(completion), ensure_ascii=False, separators=(",", ":")).encode()
+        body = orjson.dumps(payload(completion))  # compact UTF-8, as json.dumps(ensure_ascii=False)
         headers = self.headers
         if completion.request_id:
             headers = [*headers, (b"x-request-id", completion.request_id.encode())]
@@ -343,8 +344,8 @@ def parse_line(line: bytes) -> Chunk | None:
     if data == b"[DONE]":
         return _DONE
     try:
-        event = json.loads(data)
-    except ValueError:
+        event = orjson.loads(data)
+    except ValueError:  # orjson.JSONDecodeError is one
         raise StreamFailed("upstream_error", "the upstream sent a data line that is not JSON") from None
     if not isinstance(event, dict):
         raise StreamFailed("upstream_error", "the upstream sent an event that is not an object")
