@@ -267,12 +267,12 @@ def merge(lines: list[bytes]) -> tuple[Chunk | None, bool, StreamFailed | None]:
     """The events of some lines as one Chunk (text joined; last finish reason and usage),
     whether `[DONE]` was among them, and the failure of a bad line, to be raised only after the
     text before it has been relayed."""
-    texts: list[str] = []
-    finish: str | None = None
-    usage: Usage | None = None
+    events: list[Chunk] = []
     done = False
     failure: StreamFailed | None = None
     for line in lines:
+        if not line or line == b"\r":  # the blank line after every event: the common case, first
+            continue
         try:
             chunk = parse_line(line)
         except StreamFailed as exc:
@@ -283,12 +283,17 @@ def merge(lines: list[bytes]) -> tuple[Chunk | None, bool, StreamFailed | None]:
         if chunk is _DONE:
             done = True
             break
+        events.append(chunk)
+    if len(events) <= 1:  # one event a read, as a paced upstream sends them: no new Chunk
+        return (events[0] if events else None), done, failure
+    texts: list[str] = []
+    finish: str | None = None
+    usage: Usage | None = None
+    for chunk in events:
         if chunk.text:
             texts.append(chunk.text)
         finish = chunk.finish_reason or finish
         usage = chunk.usage or usage
-    if not texts and finish is None and usage is None:
-        return None, done, failure
     return Chunk(text="".join(texts), finish_reason=finish, usage=usage), done, failure
 
 
