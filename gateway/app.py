@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 import sqlite3
 import sys
@@ -217,10 +218,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
+# Collections of the youngest generation once 10,000 more objects are alive, not 700: a stream's
+# objects mostly die before one is due (a short request leaves no cyclic garbage), and each
+# collection scans what every live stream holds. Measured in the 1,000-stream workload (gc.callbacks
+# timing the collections): 15-20% of the gateway's CPU went to them with the defaults, 5-7% with these.
+GC_THRESHOLDS = (10_000, 100, 100)
+
+
+def tune_gc() -> None:
+    """For a server process: what start-up made (modules, classes, the app) is frozen out of every
+    later collection, and collections are rarer (GC_THRESHOLDS)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def __getattr__(name: str) -> Any:
     # `gateway.app:app` is built on first use, so importing this module reads no environment.
     if name == "app":
         global app
         app = create_app()
+        tune_gc()  # the server's process, not the tests' (they build apps with create_app)
         return app
     raise AttributeError(name)
