@@ -2,7 +2,8 @@
 
 Pure ASGI on uvicorn, one aiohttp session: each POST's body goes to the upstream's
 /chat/completions as it is, and the upstream's bytes come back as they arrive. No framework, no
-validation, no database, no logging, no rate limit, no parsing of the stream: what the issue's
+validation, no database, no logging, no rate limit, no parsing of the stream (one retry when a
+kept-alive connection was closed under it, as any relay must): what the issue's
 "30-line relay over aiohttp" does, or less. Whatever this costs on a workload, no gateway in
 Python on uvicorn can cost less, so the gateway's figures are read against it as well as against
 the upstream itself.
@@ -47,7 +48,12 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not message.get("more_body"):
             break
     assert _session is not None
-    async with _session.post(UPSTREAM, data=body, headers={"content-type": "application/json"}) as upstream:
+    headers = {"content-type": "application/json"}
+    try:
+        upstream = await _session.post(UPSTREAM, data=body, headers=headers)
+    except aiohttp.ClientConnectionError:  # a kept-alive connection the upstream had just closed
+        upstream = await _session.post(UPSTREAM, data=body, headers=headers)
+    async with upstream:
         await send(
             {
                 "type": "http.response.start",
