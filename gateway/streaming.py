@@ -254,6 +254,8 @@ class Relay(Response):
         self.sending = False
         self.task: asyncio.Task[Any] | None = None
         self.side_sends: set[asyncio.Future[None]] = set()
+        self.keepalive: asyncio.TimerHandle | None = None
+        self.keepalive_send: Send | None = None
         # Detached streams checkpoint their text for followers on other instances (a stream that
         # is cancelled when its client leaves has its whole text in its final write, and nobody
         # to follow it before); followers on this instance wait on `progress`, swapped for a
@@ -332,25 +334,30 @@ class Relay(Response):
         """Send a comment after each `sse_keepalive_seconds` of silence; returns the stop switch.
 
         A timer, not a task per chunk: the relay only stamps `last_sent`, which costs nothing.
+        Methods, not a closure that schedules itself: that closure would hold itself (and so the
+        whole stream, its text and its upstream response) in a cycle until a garbage collection.
         """
-        loop = asyncio.get_running_loop()
+        self.keepalive_send = send
+        self.keepalive = asyncio.get_running_loop().call_later(self.settings.sse_keepalive_seconds, self._tick)
+        return self._stop_keep_alive
+
+    def _tick(self) -> None:
+        if self.done or self.keepalive_send is None:
+            return
         interval = self.settings.sse_keepalive_seconds
-        handle: asyncio.TimerHandle
+        idle = time.monotonic() - self.last_sent
+        if idle >= interval and not self.sending:
+            side = asyncio.ensure_future(self._send(self.keepalive_send, formats.SSE_KEEPALIVE))
+            self.side_sends.add(side)
+            side.add_done_callback(self.side_sends.discard)
+            idle = 0.0
+        self.keepalive = asyncio.get_running_loop().call_later(max(interval - idle, 0.05), self._tick)
 
-        def tick() -> None:
-            nonlocal handle
-            if self.done:
-                return
-            idle = time.monotonic() - self.last_sent
-            if idle >= interval and not self.sending:
-                side = asyncio.ensure_future(self._send(send, formats.SSE_KEEPALIVE))
-                self.side_sends.add(side)
-                side.add_done_callback(self.side_sends.discard)
-                idle = 0.0
-            handle = loop.call_later(max(interval - idle, 0.05), tick)
-
-        handle = loop.call_later(interval, tick)
-        return lambda: handle.cancel()
+    def _stop_keep_alive(self) -> None:
+        if self.keepalive is not None:
+            self.keepalive.cancel()
+        self.keepalive = None
+        self.keepalive_send = None
 
     def _frame(self, data: str) -> bytes:
         if self.format == "openai":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
 from gateway.llm import Chunk, Completion, MockLLM, StreamFailed
+from gateway.streaming import Relay
 from tests.conftest import Gateway
 
 
@@ -149,3 +151,21 @@ async def test_max_stream_seconds_ends_an_endless_stream(make_gateway: Any) -> N
     assert json.loads(sent[-1])["error"]["type"] == "stream_too_long"
     record = await latest(gateway)
     assert record["status"] == "error" and record["response"]
+
+
+async def test_a_finished_stream_is_freed_at_once_in_every_format(make_gateway: Any) -> None:
+    # No reference cycle may hold a finished stream (its text, its upstream response) until a
+    # garbage collection: the server process collects rarely (gateway.app.GC_THRESHOLDS).
+    gateway = await make_gateway(llm=ScriptedLLM(words=3, delay=0.01), sse_keepalive_seconds=0.005)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for stream_format in ("text", "openai", "sse"):
+            sent, _ = await drive(gateway, f"stream_format={stream_format}", {"prompt": "hi"})
+            assert b"w2" in b"".join(sent)
+        gc.collect()
+        relays = [o for o in gc.garbage if isinstance(o, Relay)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert relays == []
