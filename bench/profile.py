@@ -1,0 +1,168 @@
+"""Profile one workload against one gateway process: figures that this noisy machine can't blur.
+
+    python -m bench.profile short                   # CPU a request (user and system), GC time
+    python -m bench.profile lone --mode callgrind   # instructions a request: the same run to run
+    python -m bench.profile short --mode cprofile   # Python call counts (/tmp/gateway-profile/out.prof)
+    python -m bench.profile paced --mode pyspy      # native+Python samples (needs py-spy installed)
+    python -m bench.profile short --format sse --app bench.bare_relay:app
+
+CPU time here varies by a third between runs an hour apart, so a small change is judged by
+`--mode callgrind` (valgrind counts the instructions of the measured window only: it is switched
+on after the warm-up). The system time of a run is mostly one read and one write a chunk, the
+same for any relay; the user time is the gateway's own. GC time is the time spent in collections
+during the measured window (gc.callbacks, installed through a sitecustomize in a temporary
+directory). The fake upstream and this script share core 1; the gateway has core 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench import loadgen
+from bench.run import FULL, PG_ADMIN_URL, ROOT, Workload, free_port, migrate, pg_admin, pinned
+
+WORKLOADS = {w.name: w for w in FULL} | {"lone": Workload("lone", 20, 20, 200, 0.01)}
+OUT = Path(tempfile.gettempdir()) / "gateway-profile"
+GC_HOOK = """
+import gc, signal, sys, time
+_spent = [0.0, 0.0]
+def _timed(phase, info):
+    if phase == "start":
+        _spent[1] = time.perf_counter()
+    else:
+        _spent[0] += time.perf_counter() - _spent[1]
+gc.callbacks.append(_timed)
+signal.signal(signal.SIGUSR2, lambda *_: (sys.stderr.write(f"GC-SECONDS {_spent[0]}\\n"), sys.stderr.flush()))
+"""
+
+
+def proc_times(pid: int) -> tuple[float, float]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def gc_seconds(log: Path) -> float:
+    marks = [float(line.split()[1]) for line in log.read_text().splitlines() if line.startswith("GC-SECONDS")]
+    return marks[-1] if marks else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workload", choices=sorted(WORKLOADS))
+    parser.add_argument("--mode", choices=["cpu", "callgrind", "cprofile", "pyspy"], default="cpu")
+    parser.add_argument("--format", default="text", help="text, openai, sse or v1")
+    parser.add_argument("--app", default="gateway.app:app")
+    parser.add_argument("--requests", type=int, default=0, help="instead of the workload's own number")
+    args = parser.parse_args()
+    workload = WORKLOADS[args.workload]
+    total = args.requests or workload.total
+    OUT.mkdir(exist_ok=True)
+    (OUT / "sitecustomize.py").write_text(GC_HOOK)
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})
+
+    upstream_port, port = free_port(), free_port()
+    quiet = ["--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+    upstream = subprocess.Popen(
+        pinned(1, [sys.executable, "-m", "uvicorn", "bench.fake_openai:app", "--port", str(upstream_port), *quiet]),
+        cwd=ROOT,
+    )
+    database = f"gateway_profile_{uuid.uuid4().hex[:8]}"
+    asyncio.run(pg_admin(f'CREATE DATABASE "{database}"'))
+    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
+    migrate(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "POSTGRES_"))}
+    env.update(
+        PYTHONPATH=str(OUT),
+        OPENAI_API_KEY="sk-profile",
+        OPENAI_BASE_URL=f"http://127.0.0.1:{upstream_port}/v1",
+        BARE_UPSTREAM=f"http://127.0.0.1:{upstream_port}/v1",
+        RATE_LIMIT_ENABLED="true",
+        RATE_LIMIT_REQUESTS="100000000",
+        LOG_JSON="true",
+        DATABASE_URL=url,
+    )
+    runner = [sys.executable]
+    if args.mode == "cprofile":
+        runner = [sys.executable, "-m", "cProfile", "-o", str(OUT / "out.prof")]
+    elif args.mode == "callgrind":
+        runner = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={OUT / 'cg.out'}"]
+        runner.append(sys.executable)
+    log = OUT / "gateway.log"
+    argv = [*runner, "-m", "uvicorn", args.app, "--port", str(port), "--no-proxy-headers", *quiet]
+    with open(log, "w") as out:
+        gateway = subprocess.Popen(pinned(0, argv), cwd=ROOT, env=env, stdout=out, stderr=out)
+    try:
+        for _ in range(3000):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        prompt = f"bench [[chunks={workload.chunks} delay={workload.delay}]]"
+        if args.format == "v1" or "bare" in args.app:
+            path = "/v1/chat/completions"
+            body: dict[str, object] = {"model": "m", "messages": [{"role": "user", "content": prompt}], "stream": True}
+        else:
+            path, body = f"/stream?stream_format={args.format}", {"prompt": prompt}
+        request = loadgen.post_request("127.0.0.1", port, path, body)
+        asyncio.run(loadgen.run("127.0.0.1", port, request, 50, 10, b"tok0"))  # warm-up
+        spy = None
+        if args.mode == "callgrind":
+            subprocess.run(["callgrind_control", "-i", "on"], capture_output=True)
+        if args.mode == "pyspy":
+            raw = OUT / "pyspy.txt"
+            spy = subprocess.Popen(
+                ["py-spy", "record", "--native", "--format", "raw", "-o", str(raw), "--pid", str(gateway.pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.5)
+        gateway.send_signal(signal.SIGUSR2)
+        time.sleep(0.2)
+        gc0, (user0, system0) = gc_seconds(log), proc_times(gateway.pid)
+        last = f"tok{workload.chunks - 1}".encode()
+        run = asyncio.run(loadgen.run("127.0.0.1", port, request, total, workload.concurrency, b"tok0", last))
+        user1, system1 = proc_times(gateway.pid)
+        gateway.send_signal(signal.SIGUSR2)
+        time.sleep(0.3)
+        if args.mode == "callgrind":
+            subprocess.run(["callgrind_control", "-i", "off"], capture_output=True)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait()
+        ok = [r for r in run.results if r.status == 200 and r.ttft is not None]
+        per = 1000 / total
+        print(
+            f"{args.workload} {args.format} {args.app}: {len(ok)}/{total} ok; a request: user "
+            f"{(user1 - user0) * per:.2f} ms, system {(system1 - system0) * per:.2f} ms, "
+            f"in GC {(gc_seconds(log) - gc0) * per:.3f} ms"
+        )
+    finally:
+        gateway.send_signal(signal.SIGINT)
+        gateway.wait(60)
+        upstream.terminate()
+        upstream.wait()
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    if args.mode == "callgrind":
+        totals = [line for line in (OUT / "cg.out").read_text().splitlines() if line.startswith("totals:")]
+        print(f"instructions a request: {int(totals[0].split()[1]) / total / 1e6:.3f} M")
+    elif args.mode != "cpu":
+        print(f"output in {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
