@@ -142,8 +142,9 @@ async def open_exchange(
     include_usage: bool = True,
     keep_messages: bool = False,
 ) -> Exchange:
-    """Record the request (`streaming`), then acquire the LLM stream. A refusal ends the record
-    `error` and is raised, so the client still gets a status code."""
+    """Record the request (`streaming`) while the LLM stream is acquired. A refusal ends the
+    record `error` and is raised, so the client still gets a status code; a record that cannot be
+    written is a 503 (the upstream stream, if acquired, is closed)."""
     state = request.state
     settings: Settings = state.settings
     store: Store = state.store
@@ -153,8 +154,10 @@ async def open_exchange(
     model = model or settings.openai_model
     record_id = uuid.uuid4()
     now = utcnow()
-    try:
-        await store.create(
+    # The insert goes on while the upstream is asked (its commit and the upstream's first answer
+    # take about as long); the stream is relayed only once the record exists.
+    insert = asyncio.ensure_future(
+        store.create(
             id=record_id,
             conversation_id=conversation_id,
             prompt=prompt,
@@ -171,9 +174,7 @@ async def open_exchange(
             api_key_id=principal(request.scope).key_id,
             messages=json.dumps(messages, ensure_ascii=False) if keep_messages else None,
         )
-    except Exception as exc:
-        log.error("could not create a record: %s", exc)
-        raise Unavailable("the gateway's database is unavailable; try again shortly") from None
+    )
     completion = Completion(
         messages=messages,
         model=model,
@@ -186,6 +187,7 @@ async def open_exchange(
     try:
         chunks = await llm.open(completion)
     except GatewayError as exc:
+        await _recorded(insert)
         await finalise(
             store,
             record_id,
@@ -198,7 +200,73 @@ async def open_exchange(
         )
         logs.fields(request.scope).update(record_id=str(record_id), stream_format=stream_format, outcome="error")
         raise
+    except BaseException:  # cancelled (shutdown): the insert finishes alone; its result is nobody's
+        insert.add_done_callback(lambda done: done.cancelled() or done.exception())
+        raise
+    if not insert.done():
+        chunks = ReadAhead(chunks, insert)
+    try:
+        await _recorded(insert)
+    except Unavailable:
+        await chunks.aclose()
+        raise
     return Exchange(chunks, record_id, conversation_id, completion, stream_format, started, include_usage)
+
+
+async def _recorded(insert: asyncio.Future[None]) -> None:
+    try:
+        await insert
+    except Exception as exc:
+        log.error("could not create a record: %s", exc)
+        raise Unavailable("the gateway's database is unavailable; try again shortly") from None
+
+
+class ReadAhead:
+    """An LLM stream read while its record's insert is still in flight.
+
+    aiohttp drops the bytes it has buffered when the connection fails before they are read, so an
+    upstream that answers, sends its text and breaks while the record is being written would lose
+    that text if nobody read it meanwhile. This reads it at once; once the insert is done it stops
+    after the read in progress, and the relay gets what was read, then the rest as it comes.
+    """
+
+    def __init__(self, chunks: ChunkStream, until: asyncio.Future[None]) -> None:
+        self.inner = chunks
+        self.iterator = aiter(chunks)
+        self.buffered: list[Chunk] = []
+        self.failure: Exception | None = None
+        self.ended = False
+        self.task = asyncio.ensure_future(self._read(until))
+
+    async def _read(self, until: asyncio.Future[None]) -> None:
+        try:
+            while not until.done():
+                self.buffered.append(await anext(self.iterator))
+        except StopAsyncIteration:
+            self.ended = True
+        except Exception as exc:  # raised to the relay after the text read before it
+            self.failure = exc
+
+    def __aiter__(self) -> ReadAhead:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        if not self.task.done():
+            await self.task
+        if self.buffered:
+            return self.buffered.pop(0)
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
+        if self.ended:
+            raise StopAsyncIteration
+        return await anext(self.iterator)
+
+    async def aclose(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.task
+        await self.inner.aclose()
 
 
 async def finalise(store: Store, record_id: uuid.UUID, values: dict[str, Any]) -> None:

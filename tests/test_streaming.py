@@ -9,9 +9,14 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import pytest
+
 from gateway.llm import Chunk, Completion, MockLLM, StreamFailed
+from gateway.settings import Settings
 from gateway.streaming import Relay
+from gateway.upstream import OpenAI
 from tests.conftest import Gateway
+from tests.test_history import unreachable_store
 
 
 class ScriptedLLM(MockLLM):
@@ -169,3 +174,45 @@ async def test_a_finished_stream_is_freed_at_once_in_every_format(make_gateway: 
         gc.set_debug(0)
         gc.garbage.clear()
     assert relays == []
+
+
+async def test_the_upstream_is_asked_while_the_record_is_written_and_nothing_it_sent_is_lost(
+    make_gateway: Any, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real client (aiohttp drops bytes it has buffered when the connection then breaks) against
+    # the fake upstream, which sends two chunks and drops; the record's insert takes 0.3 s.
+    llm = OpenAI(Settings(openai_api_key="sk-test", openai_base_url=fake_openai.base_url, openai_timeout=5))
+    gateway = await make_gateway(llm=llm)
+    store, moments = gateway.state["store"], {}
+    create, open_ = store.create, llm.open
+
+    async def slow_create(**values: Any) -> None:
+        await asyncio.sleep(0.3)
+        await create(**values)
+        moments["inserted"] = time.monotonic()
+
+    async def timed_open(completion: Completion) -> Any:
+        moments["asked"] = time.monotonic()
+        return await open_(completion)
+
+    monkeypatch.setattr(store, "create", slow_create)
+    monkeypatch.setattr(llm, "open", timed_open)
+    try:
+        response = await gateway.post("/stream", json={"prompt": "go [[chunks=5 drop at=2]]"})
+    finally:
+        await llm.aclose()
+    assert moments["asked"] < moments["inserted"] - 0.2  # asked at once, not after the insert
+    assert response.status_code == 200 and response.text == "tok0 tok1"
+    record = (await gateway.get(f"/history/{response.headers['x-record-id']}")).json()
+    assert (record["status"], record["response"]) == ("error", "tok0 tok1")
+
+
+async def test_a_record_that_cannot_be_written_is_a_503_even_though_the_upstream_was_asked(
+    make_gateway: Any, tmp_path: Any
+) -> None:
+    gateway = await make_gateway(llm=ScriptedLLM(words=3, delay=0))
+    gateway.state["store"] = await unreachable_store(gateway.state["store"], tmp_path)
+    for stream_format in ("text", "sse"):
+        response = await gateway.post(f"/stream?stream_format={stream_format}", json={"prompt": "hi"})
+        assert response.status_code == 503
+        assert response.json()["error"]["type"] == "unavailable"
