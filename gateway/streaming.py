@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,8 +184,18 @@ async def open_exchange(
         stop=stop or [],
         user=user,
     )
+    # A record that cannot be written stops the upstream request at once: in a database outage
+    # every retry of every client would otherwise reach the upstream (and its bill).
+    chunks = Acquisition(llm, completion)
+    insert.add_done_callback(chunks.stop_opening_if_failed)
     try:
-        chunks = await llm.open(completion)
+        await chunks.opened
+    except asyncio.CancelledError:
+        await chunks.aclose()
+        if insert.done() and not insert.cancelled() and insert.exception() is not None:
+            await _recorded(insert)  # raises Unavailable
+        insert.add_done_callback(_unheard)  # cancelled from outside (shutdown): the insert finishes alone
+        raise
     except GatewayError as exc:
         await _recorded(insert)
         await finalise(
@@ -200,17 +210,17 @@ async def open_exchange(
         )
         logs.fields(request.scope).update(record_id=str(record_id), stream_format=stream_format, outcome="error")
         raise
-    except BaseException:  # cancelled (shutdown): the insert finishes alone; its result is nobody's
-        insert.add_done_callback(lambda done: done.cancelled() or done.exception())
-        raise
-    if not insert.done():
-        chunks = ReadAhead(chunks, insert)
     try:
         await _recorded(insert)
     except Unavailable:
         await chunks.aclose()
         raise
     return Exchange(chunks, record_id, conversation_id, completion, stream_format, started, include_usage)
+
+
+def _unheard(done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()  # retrieved: a failure nobody waits for is not logged as unretrieved
 
 
 async def _recorded(insert: asyncio.Future[None]) -> None:
@@ -221,52 +231,78 @@ async def _recorded(insert: asyncio.Future[None]) -> None:
         raise Unavailable("the gateway's database is unavailable; try again shortly") from None
 
 
-class ReadAhead:
-    """An LLM stream read while its record's insert is still in flight.
+class Acquisition:
+    """The LLM stream, acquired in a task of its own and read from the moment it answers until the
+    relay takes it over.
 
-    aiohttp drops the bytes it has buffered when the connection fails before they are read, so an
-    upstream that answers, sends its text and breaks while the record is being written would lose
-    that text if nobody read it meanwhile. This reads it at once; once the insert is done it stops
-    after the read in progress, and the relay gets what was read, then the rest as it comes.
+    The record's insert runs meanwhile, and aiohttp drops the bytes it has buffered when the
+    connection then breaks: an upstream that answers, sends its text and fails before anyone read
+    it would lose that text. So the task that gets the answer goes on reading at once, in the same
+    step; the relay gets what was read at once, and once that is out, the read in progress, after
+    which the task stops and the relay reads the rest itself.
     """
 
-    def __init__(self, chunks: ChunkStream, until: asyncio.Future[None]) -> None:
-        self.inner = chunks
-        self.iterator = aiter(chunks)
+    def __init__(self, llm: LLM, completion: Completion) -> None:
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.inner: ChunkStream | None = None
+        self.iterator: AsyncIterator[Chunk] | None = None
         self.buffered: list[Chunk] = []
         self.failure: Exception | None = None
         self.ended = False
-        self.task = asyncio.ensure_future(self._read(until))
+        self.taken = False
+        self.task = asyncio.ensure_future(self._run(llm, completion))
 
-    async def _read(self, until: asyncio.Future[None]) -> None:
+    async def _run(self, llm: LLM, completion: Completion) -> None:
         try:
-            while not until.done():
+            self.inner = await llm.open(completion)
+        except asyncio.CancelledError:
+            self.opened.cancel()
+            return
+        except Exception as exc:
+            self.opened.set_exception(exc)
+            return
+        self.iterator = aiter(self.inner)
+        self.opened.set_result(None)
+        try:
+            while not self.taken:
                 self.buffered.append(await anext(self.iterator))
         except StopAsyncIteration:
             self.ended = True
         except Exception as exc:  # raised to the relay after the text read before it
             self.failure = exc
 
-    def __aiter__(self) -> ReadAhead:
+    def stop_opening_if_failed(self, insert: asyncio.Future[None]) -> None:
+        """The insert's callback: a record that cannot be written stops the upstream request."""
+        if not insert.cancelled() and insert.exception() is not None and not self.opened.done():
+            self.task.cancel()
+
+    def __aiter__(self) -> Acquisition:
         return self
 
     async def __anext__(self) -> Chunk:
-        if not self.task.done():
-            await self.task
-        if self.buffered:
+        if self.buffered:  # what was read ahead goes out at once
             return self.buffered.pop(0)
+        if not self.taken:
+            self.taken = True
+            if not self.task.done():
+                await self.task  # its read in progress is the next chunk; then it stops
+            if self.buffered:
+                return self.buffered.pop(0)
         if self.failure is not None:
             failure, self.failure = self.failure, None
             raise failure
-        if self.ended:
+        if self.ended or self.iterator is None:
             raise StopAsyncIteration
         return await anext(self.iterator)
 
     async def aclose(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.task
-        await self.inner.aclose()
+        self.taken = True
+        if not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        if self.inner is not None:
+            await self.inner.aclose()
 
 
 async def finalise(store: Store, record_id: uuid.UUID, values: dict[str, Any]) -> None:

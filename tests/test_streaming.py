@@ -44,7 +44,11 @@ class ScriptedLLM(MockLLM):
 
 
 async def drive(
-    gateway: Gateway, query: str, body: dict[str, Any], disconnect_after: int | None = None
+    gateway: Gateway,
+    query: str,
+    body: dict[str, Any],
+    disconnect_after: int | None = None,
+    times: list[float] | None = None,
 ) -> tuple[list[bytes], float | None]:
     """POST /stream?query, returning the body parts sent, and when the client left (if it did)."""
     sent: list[bytes] = []
@@ -65,6 +69,8 @@ async def drive(
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body" and message.get("body"):
             sent.append(message["body"])
+            if times is not None:
+                times.append(time.monotonic())
             if disconnect_after is not None and len(sent) >= disconnect_after:
                 gone.set()
 
@@ -216,3 +222,50 @@ async def test_a_record_that_cannot_be_written_is_a_503_even_though_the_upstream
         response = await gateway.post(f"/stream?stream_format={stream_format}", json={"prompt": "hi"})
         assert response.status_code == 503
         assert response.json()["error"]["type"] == "unavailable"
+
+
+async def test_a_record_that_cannot_be_written_stops_the_upstream_request_at_once(
+    make_gateway: Any, tmp_path: Any
+) -> None:
+    # In a database outage every client retry would otherwise reach the upstream (and its bill).
+    asked = asyncio.Event()
+    stopped: list[bool] = []
+
+    class SlowToAnswer(MockLLM):
+        async def open(self, completion: Completion) -> Any:
+            asked.set()
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                stopped.append(True)
+                raise
+            return await super().open(completion)
+
+    gateway = await make_gateway(llm=SlowToAnswer(delay=0))
+    gateway.state["store"] = await unreachable_store(gateway.state["store"], tmp_path)
+    started = time.monotonic()
+    response = await gateway.post("/stream", json={"prompt": "hi"})
+    assert response.status_code == 503 and response.json()["error"]["type"] == "unavailable"
+    assert asked.is_set() and stopped == [True]
+    assert time.monotonic() - started < 2
+
+
+async def test_text_read_ahead_while_the_record_is_written_goes_out_at_once(
+    make_gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first word comes at once, the second a second later; the insert takes 0.2 s. The first
+    # word must go out when the record exists, not wait for the second.
+    gateway = await make_gateway(llm=ScriptedLLM(words=2, delay=1.0))
+    store = gateway.state["store"]
+    create = store.create
+
+    async def slow_create(**values: Any) -> None:
+        await asyncio.sleep(0.2)
+        await create(**values)
+
+    monkeypatch.setattr(store, "create", slow_create)
+    times: list[float] = []
+    started = time.monotonic()
+    sent, _ = await drive(gateway, "stream_format=text", {"prompt": "hi"}, times=times)
+    assert sent[0] == b" w0" and 0.2 <= times[0] - started < 0.7
+    assert b"".join(sent) == b" w0 w1"
