@@ -346,7 +346,7 @@ class Store:
 
     async def checkpoint(self, record_id: uuid.UUID, response: str) -> None:
         """The text so far of a live stream, for followers on other instances."""
-        await self._write(self._checkpoint_sql, [response, utcnow(), record_id])
+        await self._run(self._checkpoint_sql, [[response, utcnow(), record_id]])
 
     async def progress(self, record_id: uuid.UUID, owner: uuid.UUID | None = None) -> dict[str, Any] | None:
         """What a follower needs of a record: its status, text so far and ending."""
@@ -377,9 +377,6 @@ class Store:
                     str(self.db.url), min_size=1, max_size=WRITER_POOL_SIZE, reset=keep_session
                 )
         return self._writer_pool
-
-    async def _write(self, sql: str, args: list[Any]) -> None:
-        await self._run(sql, [args])
 
     async def _run(self, sql: str, rows: list[list[Any]]) -> None:
         # The two writes of every stream skip SQLAlchemy's per-call compilation (most of a short

@@ -194,8 +194,7 @@ async def open_exchange(
         await chunks.aclose()
         if insert.done() and not insert.cancelled() and insert.exception() is not None:
             await _recorded(insert)  # raises Unavailable
-        insert.add_done_callback(_unheard)  # cancelled from outside (shutdown): the insert finishes alone
-        raise
+        raise  # cancelled from outside (shutdown): the insert finishes alone
     except GatewayError as exc:
         await _recorded(insert)
         await finalise(
@@ -216,11 +215,6 @@ async def open_exchange(
         await chunks.aclose()
         raise
     return Exchange(chunks, record_id, conversation_id, completion, stream_format, started, include_usage)
-
-
-def _unheard(done: asyncio.Future[None]) -> None:
-    if not done.cancelled():
-        done.exception()  # retrieved: a failure nobody waits for is not logged as unretrieved
 
 
 async def _recorded(insert: asyncio.Future[None]) -> None:
@@ -272,7 +266,8 @@ class Acquisition:
             self.failure = exc
 
     def stop_opening_if_failed(self, insert: asyncio.Future[None]) -> None:
-        """The insert's callback: a record that cannot be written stops the upstream request."""
+        """The insert's callback: a record that cannot be written stops the upstream request.
+        (It also retrieves every failed insert's exception, so one nobody awaits is not logged.)"""
         if not insert.cancelled() and insert.exception() is not None and not self.opened.done():
             self.task.cancel()
 
