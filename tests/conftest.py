@@ -19,10 +19,12 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
+from databases import Database
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.store import Store
 from tests.servers import UvicornProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +49,6 @@ def downgrade(url: str, revision: str = "base") -> None:
 
 async def rows(url: str, sql: str) -> list[dict[str, Any]]:
     """Every row of a query, straight from a database the tests (or a gateway) use."""
-    from databases import Database
-
     database = Database(url)
     await database.connect()
     try:
@@ -105,8 +105,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 async def _clean(url: str) -> None:
-    from databases import Database
-
     database = Database(url)
     await database.connect()
     try:
@@ -240,3 +238,26 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_TEST_URL
+
+
+async def unreachable_store(store: Store, tmp_path: Any) -> Store:
+    """A store whose database cannot be reached: a SQLite file in a missing directory, or an
+    asyncpg pool whose server is gone (acquiring a connection is refused)."""
+    if store.kind == "sqlite":
+        database = Database(f"sqlite:///{tmp_path}/missing-dir/x.db")
+        await database.connect()
+    else:
+        database = Database("postgresql://postgres@127.0.0.1:1/x")
+        database._backend._pool = FailingPool()
+        database.is_connected = True
+    return Store(database, store.kind)
+
+
+class FailingPool:
+    """An asyncpg pool whose server has gone away."""
+
+    async def acquire(self) -> Any:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    async def release(self, connection: Any) -> None:
+        return None

@@ -6,10 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
-from databases import Database
 
-from gateway.store import Store
-from tests.conftest import Gateway
+from tests.conftest import Gateway, unreachable_store
 from tests.test_stream_api import assert_error
 
 
@@ -130,26 +128,3 @@ async def test_reads_while_the_database_is_unreachable_are_503_not_500(make_gate
         response = await gateway.get(path)
         assert_error(response, 503)
         assert response.json()["error"]["type"] == "unavailable"
-
-
-async def unreachable_store(store: Store, tmp_path: Any) -> Store:
-    """A store whose database cannot be reached: a SQLite file in a missing directory, or an
-    asyncpg pool whose server is gone (acquiring a connection is refused)."""
-    if store.kind == "sqlite":
-        database = Database(f"sqlite:///{tmp_path}/missing-dir/x.db")
-        await database.connect()
-    else:
-        database = Database("postgresql://postgres@127.0.0.1:1/x")
-        database._backend._pool = FailingPool()
-        database.is_connected = True
-    return Store(database, store.kind)
-
-
-class FailingPool:
-    """An asyncpg pool whose server has gone away."""
-
-    async def acquire(self) -> Any:
-        raise ConnectionRefusedError(111, "Connection refused")
-
-    async def release(self, connection: Any) -> None:
-        return None

@@ -15,8 +15,7 @@ from gateway.llm import Chunk, Completion, MockLLM, StreamFailed
 from gateway.settings import Settings
 from gateway.streaming import Relay
 from gateway.upstream import OpenAI
-from tests.conftest import Gateway
-from tests.test_history import unreachable_store
+from tests.conftest import Gateway, unreachable_store
 
 
 class ScriptedLLM(MockLLM):
