@@ -27,10 +27,8 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
-
 from bench import loadgen
-from bench.run import FULL, PG_ADMIN_URL, ROOT, Workload, free_port, migrate, pg_admin, pinned
+from bench.run import FULL, PG_ADMIN_URL, Server, Workload, migrate, pg_admin
 
 WORKLOADS = {w.name: w for w in FULL} | {"lone": Workload("lone", 20, 20, 200, 0.01)}
 OUT = Path(tempfile.gettempdir()) / "gateway-profile"
@@ -73,27 +71,22 @@ def main() -> int:
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})
 
-    upstream_port, port = free_port(), free_port()
-    quiet = ["--no-access-log", "--log-level", "warning", "--backlog", "4096"]
-    upstream = subprocess.Popen(
-        pinned(1, [sys.executable, "-m", "uvicorn", "bench.fake_openai:app", "--port", str(upstream_port), *quiet]),
-        cwd=ROOT,
-    )
     database = f"gateway_profile_{uuid.uuid4().hex[:8]}"
     asyncio.run(pg_admin(f'CREATE DATABASE "{database}"'))
+    upstream = Server("upstream", "bench.fake_openai:app", 1, {}, OUT / "upstream.log")
+    gateway: Server | None = None
     url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
     migrate(url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "POSTGRES_"))}
-    env.update(
-        PYTHONPATH=str(OUT),
-        OPENAI_API_KEY="sk-profile",
-        OPENAI_BASE_URL=f"http://127.0.0.1:{upstream_port}/v1",
-        BARE_UPSTREAM=f"http://127.0.0.1:{upstream_port}/v1",
-        RATE_LIMIT_ENABLED="true",
-        RATE_LIMIT_REQUESTS="100000000",
-        LOG_JSON="true",
-        DATABASE_URL=url,
-    )
+    env = {
+        "PYTHONPATH": str(OUT),
+        "OPENAI_API_KEY": "sk-profile",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream.port}/v1",
+        "BARE_UPSTREAM": f"http://127.0.0.1:{upstream.port}/v1",
+        "RATE_LIMIT_ENABLED": "true",
+        "RATE_LIMIT_REQUESTS": "100000000",
+        "LOG_JSON": "true",
+        "DATABASE_URL": url,
+    }
     runner = [sys.executable]
     if args.mode == "cprofile":
         runner = [sys.executable, "-m", "cProfile", "-o", str(OUT / "out.prof")]
@@ -101,16 +94,10 @@ def main() -> int:
         runner = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={OUT / 'cg.out'}"]
         runner.append(sys.executable)
     log = OUT / "gateway.log"
-    argv = [*runner, "-m", "uvicorn", args.app, "--port", str(port), "--no-proxy-headers", *quiet]
-    with open(log, "w") as out:
-        gateway = subprocess.Popen(pinned(0, argv), cwd=ROOT, env=env, stdout=out, stderr=out)
+    log.unlink(missing_ok=True)
     try:
-        for _ in range(3000):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        gateway = Server("gateway", args.app, 0, env, log, runner=runner, start_seconds=300)
+        port, pid = gateway.port, gateway.process.pid
         prompt = f"bench [[chunks={workload.chunks} delay={workload.delay}]]"
         if args.format == "v1" or "bare" in args.app:
             path = "/v1/chat/completions"
@@ -125,18 +112,18 @@ def main() -> int:
         if args.mode == "pyspy":
             raw = OUT / "pyspy.txt"
             spy = subprocess.Popen(
-                ["py-spy", "record", "--native", "--format", "raw", "-o", str(raw), "--pid", str(gateway.pid)],
+                ["py-spy", "record", "--native", "--format", "raw", "-o", str(raw), "--pid", str(pid)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1.5)
-        gateway.send_signal(signal.SIGUSR2)
+        gateway.process.send_signal(signal.SIGUSR2)
         time.sleep(0.2)
-        gc0, (user0, system0) = gc_seconds(log), proc_times(gateway.pid)
+        gc0, (user0, system0) = gc_seconds(log), proc_times(pid)
         last = f"tok{workload.chunks - 1}".encode()
         run = asyncio.run(loadgen.run("127.0.0.1", port, request, total, workload.concurrency, b"tok0", last))
-        user1, system1 = proc_times(gateway.pid)
-        gateway.send_signal(signal.SIGUSR2)
+        user1, system1 = proc_times(pid)
+        gateway.process.send_signal(signal.SIGUSR2)
         time.sleep(0.3)
         if args.mode == "callgrind":
             subprocess.run(["callgrind_control", "-i", "off"], capture_output=True)
@@ -151,10 +138,9 @@ def main() -> int:
             f"in GC {(gc_seconds(log) - gc0) * per:.3f} ms"
         )
     finally:
-        gateway.send_signal(signal.SIGINT)
-        gateway.wait(60)
-        upstream.terminate()
-        upstream.wait()
+        if gateway is not None:
+            gateway.stop(timeout=120)  # under callgrind, shutting down takes a while
+        upstream.stop()
         asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     if args.mode == "callgrind":
         totals = [line for line in (OUT / "cg.out").read_text().splitlines() if line.startswith("totals:")]

@@ -82,16 +82,28 @@ def pinned(core: int, argv: list[str]) -> list[str]:
 
 
 class Server:
-    def __init__(self, name: str, app: str, core: int, env: dict[str, str], log: Path) -> None:
+    """One uvicorn process pinned to a core; `runner` replaces the interpreter's path (a profiler
+    in front of it, say), and `start_seconds` is how long it may take to answer /health."""
+
+    def __init__(
+        self,
+        name: str,
+        app: str,
+        core: int,
+        env: dict[str, str],
+        log: Path,
+        runner: list[str] | None = None,
+        start_seconds: float = 30,
+    ) -> None:
         self.name = name
         self.port = free_port()
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "POSTGRES_"))}
         environment.update(env)
-        argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port)]
+        argv = [*(runner or [sys.executable]), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port)]
         argv += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning", "--backlog", "4096"]
         with open(log, "ab") as out:
             self.process = subprocess.Popen(pinned(core, argv), cwd=ROOT, env=environment, stdout=out, stderr=out)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
@@ -115,10 +127,10 @@ class Server:
                 return int(line.split()[1]) / 1024
         return 0.0
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15) -> None:
         self.process.terminate()
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
 
