@@ -2,7 +2,7 @@
 
     python -m bench.profile short                   # CPU a request (user and system), GC time
     python -m bench.profile lone --mode callgrind   # instructions a request: the same run to run
-    python -m bench.profile short --mode cprofile   # Python call counts (/tmp/gateway-profile/out.prof)
+    python -m bench.profile short --mode cprofile   # Python calls in the measured window (/tmp/gateway-profile/out.prof)
     python -m bench.profile paced --mode pyspy      # native+Python samples (needs py-spy installed)
     python -m bench.profile short --format sse --app bench.bare_relay:app
 
@@ -33,7 +33,7 @@ from bench.run import FULL, PG_ADMIN_URL, Server, Workload, migrate, pg_admin
 WORKLOADS = {w.name: w for w in FULL} | {"lone": Workload("lone", 20, 20, 200, 0.01)}
 OUT = Path(tempfile.gettempdir()) / "gateway-profile"
 GC_HOOK = """
-import gc, signal, sys, time
+import gc, os, signal, sys, time
 _spent = [0.0, 0.0]
 def _timed(phase, info):
     if phase == "start":
@@ -41,7 +41,19 @@ def _timed(phase, info):
     else:
         _spent[0] += time.perf_counter() - _spent[1]
 gc.callbacks.append(_timed)
-signal.signal(signal.SIGUSR2, lambda *_: (sys.stderr.write(f"GC-SECONDS {_spent[0]}\\n"), sys.stderr.flush()))
+_profile = [None]
+def _mark(*_):
+    sys.stderr.write(f"GC-SECONDS {_spent[0]}\\n")
+    sys.stderr.flush()
+    out = os.environ.get("GATEWAY_CPROFILE_OUT")
+    if out and _profile[0] is None:
+        import cProfile
+        _profile[0] = cProfile.Profile()
+        _profile[0].enable()
+    elif out:
+        _profile[0].disable()
+        _profile[0].dump_stats(out)
+signal.signal(signal.SIGUSR2, _mark)
 """
 
 
@@ -88,8 +100,8 @@ def main() -> int:
         "DATABASE_URL": url,
     }
     runner = [sys.executable]
-    if args.mode == "cprofile":
-        runner = [sys.executable, "-m", "cProfile", "-o", str(OUT / "out.prof")]
+    if args.mode == "cprofile":  # the measured window only, switched on and off by the GC hook's signal
+        env["GATEWAY_CPROFILE_OUT"] = str(OUT / "out.prof")
     elif args.mode == "callgrind":
         runner = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={OUT / 'cg.out'}"]
         runner.append(sys.executable)
@@ -112,7 +124,7 @@ def main() -> int:
         if args.mode == "pyspy":
             raw = OUT / "pyspy.txt"
             spy = subprocess.Popen(
-                ["py-spy", "record", "--native", "--format", "raw", "-o", str(raw), "--pid", str(pid)],
+                ["py-spy", "record", "--native", "--rate", "400", "--format", "raw", "-o", str(raw), "--pid", str(pid)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
