@@ -19,6 +19,7 @@ A gateway forwards only the request, so the behaviour is written into the last u
     utf8            content of multi-byte characters, each chunk sent in pieces split inside characters
     no_usage        send no usage chunk
     no_done         end without `data: [DONE]`
+    cookie          set a Cloudflare-like cookie on the answer, as OpenAI's answers do
 
 Every request is recorded (headers, body, when it started and ended, whether the client went
 away first): `GET /_requests` lists them, `POST /_reset` forgets them. Pure ASGI, with chunks
@@ -197,7 +198,11 @@ async def respond(body: dict[str, Any], send: Send, entry: dict[str, Any]) -> No
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+            "headers": [
+                (b"content-type", b"text/event-stream"),
+                (b"cache-control", b"no-cache"),
+                *([(b"set-cookie", b"__cf_bm=fake-session; path=/; HttpOnly")] if "cookie" in d else []),
+            ],
         }
     )
     await send(

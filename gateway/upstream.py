@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import httpx
 import orjson
-from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream, AiohttpTransport, map_aiohttp_exceptions
 
 from gateway import __version__, metrics
 from gateway.errors import BadRequest, GatewayError, UpstreamBusy, UpstreamError, UpstreamTimeout
@@ -97,12 +97,67 @@ def payload(completion: Completion) -> dict[str, Any]:
     return body
 
 
+class Transport(AiohttpTransport):
+    """httpx-aiohttp's transport for one client that sends the same request again and again.
+
+    - No cookie jar: OpenAI's answers set Cloudflare cookies, which aiohttp's jar would keep and
+      send back on every later request, whoever it is for; the gateway is a stateless client.
+    - The request handed over as it is: headers as the (str, str) pairs aiohttp takes (the base
+      class builds a CIMultiDict through httpx.Headers' decoding, ~3x the cost), timeouts built
+      once per set of values. Exceptions are mapped as the base class maps them.
+    """
+
+    def __init__(self, max_connections: int, keepalive_expiry: float) -> None:
+        super().__init__(
+            limits=httpx.Limits(max_connections=max_connections, keepalive_expiry=keepalive_expiry),
+            trust_env=False,
+        )
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+
+    def get_client(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self.limits.max_connections or 0,
+            keepalive_timeout=self.limits.keepalive_expiry,
+            ssl=self.ssl_context,
+        )
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    def _timeout(self, values: dict[str, float | None]) -> aiohttp.ClientTimeout:
+        key = (values.get("connect"), values.get("read"), values.get("pool"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = self._timeouts[key] = aiohttp.ClientTimeout(sock_connect=key[0], sock_read=key[1], connect=key[2])
+        return timeout
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
+        with map_aiohttp_exceptions():
+            response = await self.client.request(
+                request.method,
+                str(request.url),
+                headers=headers,
+                data=request.read() or None,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=self._timeout(request.extensions.get("timeout", {})),
+            ).__aenter__()
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=AiohttpResponseStream(response),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+
 def make_transport(settings: Settings) -> httpx.AsyncBaseTransport:
     """One transport per process. aiohttp's by default: httpcore 1.0 costs several times more CPU
     per request and per chunk (see the README's figures); `httpx` keeps httpcore."""
     if settings.upstream_transport == "aiohttp":
-        # max_connections=None would silently mean aiohttp's 100.
-        return AiohttpTransport(limits=httpx.Limits(max_connections=1000, keepalive_expiry=60), trust_env=False)
+        return Transport(max_connections=1000, keepalive_expiry=60)  # aiohttp's default limit is 100
     return httpx.AsyncHTTPTransport(
         limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=60),
         trust_env=False,
@@ -142,7 +197,10 @@ class OpenAI:
         # hooks cost more CPU than aiohttp's whole request, and the gateway uses none of them.
         self.transport = transport or make_transport(settings)
         self.url = httpx.URL(settings.openai_base_url.rstrip("/") + "/chat/completions")
+        # Every header httpx.Request would add is here (host; content-length per request), so the
+        # request is built without httpx's header merging: 35 µs a request down to 9.
         self.headers = [
+            (b"host", self.url.netloc),
             (b"authorization", f"Bearer {settings.openai_api_key}".encode()),
             (b"user-agent", f"llm-gateway/{__version__}".encode()),
             (b"content-type", b"application/json"),
@@ -160,9 +218,9 @@ class OpenAI:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.openai_connect_deadline
         body = orjson.dumps(payload(completion))  # compact UTF-8, as json.dumps(ensure_ascii=False)
-        headers = self.headers
+        headers = [*self.headers, (b"content-length", str(len(body)).encode())]
         if completion.request_id:
-            headers = [*headers, (b"x-request-id", completion.request_id.encode())]
+            headers.append((b"x-request-id", completion.request_id.encode()))
         attempt = 0
         while True:
             attempt += 1
@@ -194,7 +252,14 @@ class OpenAI:
                 await self.sleep(wait)
 
     async def _attempt(self, body: bytes, headers: list[tuple[bytes, bytes]]) -> ChunkStream:
-        request = httpx.Request("POST", self.url, headers=headers, content=body, extensions={"timeout": self.timeouts})
+        request = httpx.Request(
+            "POST",
+            self.url,
+            headers=httpx.Headers(headers),
+            stream=httpx.ByteStream(body),
+            extensions={"timeout": self.timeouts},
+        )
+        request.read()  # the content, already whole: for transports that read request.content
         try:
             response = await self.transport.handle_async_request(request)
         except httpx.TransportError as exc:

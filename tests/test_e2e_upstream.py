@@ -61,6 +61,17 @@ async def test_streams_from_the_upstream_with_its_usage_and_the_request_id(
     assert record["completion_tokens"] == 4
 
 
+async def test_cookies_the_upstream_sets_are_never_sent_back(start: Start, fake_openai: FakeOpenAI) -> None:
+    # OpenAI's answers set Cloudflare cookies; a gateway relaying for many users keeps no session.
+    # By host name: aiohttp's default jar would keep a cookie from localhost (not from an IP).
+    server = start(OPENAI_BASE_URL=fake_openai.base_url.replace("127.0.0.1", "localhost"))
+    for _ in range(2):
+        response = await post(server, "hello [[chunks=2 cookie]]")
+        assert response.status_code == 200 and response.text == "tok0 tok1"
+    first, second = fake_openai.requests()
+    assert "cookie" not in first["headers"] and "cookie" not in second["headers"]
+
+
 async def test_failures_before_the_answer_are_retried(start: Start, fake_openai: FakeOpenAI) -> None:
     server = start()
     response = await post(server, "retry me [[fail=2 status=503]]")
