@@ -192,6 +192,7 @@ class RequestContext:
             )
             extra.setdefault("key", None)
             route = scope.get("route")
-            metrics.REQUESTS.labels(getattr(route, "path", "unmatched"), scope["method"], str(status)).inc()
+            route_path = getattr(route, "path", "unmatched")
+            metrics.labelled(metrics.REQUESTS, route_path, metrics.method_label(scope["method"]), str(status)).inc()
             access_log.info("%s %s %s", scope["method"], scope["path"], status, extra=extra)
             request_id_var.reset(token)

@@ -9,7 +9,9 @@ over live processes).
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,7 +21,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.multiprocess import MultiProcessCollector
+
+# The methods the request counter names; any other is counted as "other" (a client's made-up
+# method would otherwise start a new series for each).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUESTS = Counter(
     "gateway_requests_total", "Requests by route template, method and status", ["route", "method", "status"]
@@ -48,6 +55,18 @@ UPSTREAM_ATTEMPTS = Counter("gateway_upstream_attempts_total", "Requests sent up
 UPSTREAM_RETRIES = Counter("gateway_upstream_retries_total", "Upstream attempts that were retried")
 ACTIVE = Gauge("gateway_active_streams", "Streams being relayed now", multiprocess_mode="livesum")
 TOKENS = Counter("gateway_tokens_total", "Tokens, as the upstream reported or as estimated", ["direction"])
+
+
+@functools.lru_cache(maxsize=4096)
+def labelled(metric: MetricWrapperBase, *values: str) -> Any:
+    """`metric.labels(*values)`, looked up once: labels() checks the values and takes a lock on
+    every call, five times a stream. The label values are bounded (routes, methods, statuses,
+    outcomes, formats, error types), and so is the cache."""
+    return metric.labels(*values)
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "other"
 
 
 def render() -> tuple[bytes, str]:

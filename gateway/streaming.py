@@ -606,13 +606,13 @@ class Relay(Response):
         }
         if outcome == "cancelled":
             outcome = "cancelled_before_first_token" if self.ttft is None else "cancelled_after_first_token"
-        metrics.STREAMS.labels(outcome, self.format).inc()
+        metrics.labelled(metrics.STREAMS, outcome, self.format).inc()
         metrics.DURATION.observe(duration)
         if self.ttft is not None:
             metrics.TTFT.observe(self.ttft)
         if usage is not None:
-            metrics.TOKENS.labels("in").inc(usage.prompt_tokens)
-            metrics.TOKENS.labels("out").inc(usage.completion_tokens)
+            metrics.labelled(metrics.TOKENS, "in").inc(usage.prompt_tokens)
+            metrics.labelled(metrics.TOKENS, "out").inc(usage.completion_tokens)
         if self.checkpoint_task is not None:
             with contextlib.suppress(Exception):
                 await self.checkpoint_task

@@ -230,18 +230,18 @@ class OpenAI:
                     raise TimeoutError
                 async with asyncio.timeout(remaining):
                     stream = await self._attempt(body, headers)
-                metrics.UPSTREAM_ATTEMPTS.labels("ok").inc()
+                metrics.labelled(metrics.UPSTREAM_ATTEMPTS, "ok").inc()
                 return stream
             except TimeoutError:
-                metrics.UPSTREAM_ATTEMPTS.labels("deadline").inc()
+                metrics.labelled(metrics.UPSTREAM_ATTEMPTS, "deadline").inc()
                 raise UpstreamTimeout(
                     f"the upstream did not answer within {self.settings.openai_connect_deadline:g} s"
                 ) from None
             except GatewayError as refused:
-                metrics.UPSTREAM_ATTEMPTS.labels(refused.type).inc()
+                metrics.labelled(metrics.UPSTREAM_ATTEMPTS, refused.type).inc()
                 raise
             except _Retryable as failure:
-                metrics.UPSTREAM_ATTEMPTS.labels(failure.final.type).inc()
+                metrics.labelled(metrics.UPSTREAM_ATTEMPTS, failure.final.type).inc()
                 wait = failure.retry_after if failure.retry_after is not None else backoff(attempt)
                 if attempt > self.settings.openai_max_retries or loop.time() + wait > deadline:
                     if isinstance(failure.final, UpstreamBusy) and failure.retry_after is not None:

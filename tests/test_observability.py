@@ -27,6 +27,15 @@ def sample(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+async def test_made_up_methods_share_one_series(gateway: Gateway) -> None:
+    # A client's own method names must not grow the request counter without bound.
+    for method in ("BREW", "WHEN", "BREW"):
+        assert (await gateway.request(method, "/nowhere")).status_code in (404, 405)
+    text = (await gateway.get("/metrics")).text
+    assert sample(text, "gateway_requests_total", route="unmatched", method="other", status="404") >= 3
+    assert 'method="BREW"' not in text and 'method="WHEN"' not in text
+
+
 async def test_metrics_count_requests_streams_tokens_and_time(gateway: Gateway) -> None:
     before = (await gateway.get("/metrics")).text
     await gateway.post("/stream?stream_format=sse", json={"prompt": "hi", "max_tokens": 3})
@@ -55,6 +64,13 @@ async def test_metrics_count_requests_streams_tokens_and_time(gateway: Gateway) 
         == sample(before, "gateway_tokens_total", direction="out") + 3
     )
     assert "gateway_stream_duration_seconds_bucket" in after
+    # Counted twice in one process: the cached label children are the registry's own.
+    await gateway.post("/stream?stream_format=sse", json={"prompt": "hi", "max_tokens": 3})
+    again = (await gateway.get("/metrics")).text
+    assert (
+        sample(again, streams, outcome="complete", format="sse")
+        == sample(after, streams, outcome="complete", format="sse") + 1
+    )
     assert "gateway_active_streams" in after
     assert "gateway_upstream_attempts_total" in after or "gateway_upstream_retries_total" in after
 
