@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +12,7 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from gateway import openapi
+from gateway import logs, openapi
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import Gateway
@@ -151,3 +153,20 @@ def test_log_json_false_gives_readable_lines(uvicorn_gateway: Callable[..., Uvic
     assert "[readable-1] GET /history 200" in text
     with pytest.raises(json.JSONDecodeError):
         json.loads(text.splitlines()[-1])
+
+
+def test_json_lines_keep_utf8_and_carry_extras_and_exceptions(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure(json_lines=True, level="INFO")
+    log = logging.getLogger("gateway.test")
+    log.info("naïve café ✓", extra={"record_id": uuid.UUID(int=1), "ttft_ms": 1.5})
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("failed")
+    first, second = capsys.readouterr().out.splitlines()
+    assert "naïve café ✓" in first  # UTF-8 as it is, not \u escapes
+    line = json.loads(first)
+    assert line["message"] == "naïve café ✓" and line["level"] == "INFO" and line["logger"] == "gateway.test"
+    assert line["record_id"] == "00000000-0000-0000-0000-000000000001" and line["ttft_ms"] == 1.5
+    assert line["time"].endswith("+00:00") and "request_id" in line
+    assert "ValueError: boom" in json.loads(second)["exc_info"]
