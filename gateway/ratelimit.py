@@ -4,6 +4,10 @@ Per key (a stored key's own limit overrides the default), or per client address 
 gateway is open. In memory by default; with `REDIS_URL`, one limit shared by every instance
 (the moving window is a Lua script in Redis, so concurrent hits are counted exactly).
 
+In memory, `limits`' synchronous storage is used from the event loop (its operations are a few
+list and dict steps, nothing blocks): its asyncio storage starts a task and a thread-pool hop for
+every hit to expire old entries, ~150 µs of CPU a request against ~15 µs for this one.
+
 When Redis cannot be reached the gateway keeps serving: it falls back to this instance's own
 in-memory window (so a limit still holds, per instance), logs a warning at most every 30 s, and
 tries Redis again after `REDIS_RETRY_SECONDS`.
@@ -16,10 +20,11 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, Storage
+from limits import RateLimitItemPerSecond, WindowStats
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter as LocalMovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import auth, logs
@@ -49,7 +54,7 @@ class Decision:
 class Limiter:
     def __init__(self, requests: int, window_seconds: int, redis_url: str = "") -> None:
         self.default = (requests, window_seconds)
-        self.local = MovingWindowRateLimiter(MemoryStorage())
+        self.local = LocalMovingWindowRateLimiter(MemoryStorage())
         self.shared: MovingWindowRateLimiter | None = None
         self._redis_down_until = 0.0
         self._warned_at = 0.0
@@ -75,20 +80,20 @@ class Limiter:
         item = RateLimitItemPerSecond(amount, window)
         if self.shared is not None and time.monotonic() >= self._redis_down_until:
             try:
-                return await self._hit(self.shared, item, identity)
+                allowed = await self.shared.hit(item, identity)
+                return decision(allowed, item, await self.shared.get_window_stats(item, identity))
             except Exception as exc:  # limits wraps the driver's errors in StorageError
                 self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
                 if time.monotonic() - self._warned_at > WARN_EVERY_SECONDS:
                     self._warned_at = time.monotonic()
                     log.warning("Redis is unreachable (%s): rate limits are per instance until it is back", exc)
-        return await self._hit(self.local, item, identity)
+        allowed = self.local.hit(item, identity)
+        return decision(allowed, item, self.local.get_window_stats(item, identity))
 
-    @staticmethod
-    async def _hit(limiter: MovingWindowRateLimiter, item: RateLimitItemPerSecond, identity: str) -> Decision:
-        allowed = await limiter.hit(item, identity)
-        stats = await limiter.get_window_stats(item, identity)
-        reset = max(1, math.ceil(stats.reset_time - time.time()))
-        return Decision(allowed, item.amount, max(0, stats.remaining), reset)
+
+def decision(allowed: bool, item: RateLimitItemPerSecond, stats: WindowStats) -> Decision:
+    reset = max(1, math.ceil(stats.reset_time - time.time()))
+    return Decision(allowed, item.amount, max(0, stats.remaining), reset)
 
 
 class RateLimitMiddleware:
