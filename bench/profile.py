@@ -2,8 +2,8 @@
 
     python -m bench.profile short                   # CPU a request (user and system), GC time
     python -m bench.profile lone --mode callgrind   # instructions a request: the same run to run
-    python -m bench.profile short --mode cprofile   # Python calls in the measured window (/tmp/gateway-profile/out.prof)
-    python -m bench.profile paced --mode pyspy      # native+Python samples (needs py-spy installed)
+    python -m bench.profile short --mode cprofile   # Python calls in the measured window only
+    python -m bench.profile paced --mode pyspy      # Python samples, 400 a second (needs py-spy)
     python -m bench.profile short --format sse --app bench.bare_relay:app
 
 CPU time here varies by a third between runs an hour apart, so a small change is judged by
@@ -124,7 +124,7 @@ def main() -> int:
         if args.mode == "pyspy":
             raw = OUT / "pyspy.txt"
             spy = subprocess.Popen(
-                ["py-spy", "record", "--native", "--rate", "400", "--format", "raw", "-o", str(raw), "--pid", str(pid)],
+                ["py-spy", "record", "--rate", "400", "--format", "raw", "-o", str(raw), "--pid", str(pid)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

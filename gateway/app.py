@@ -193,14 +193,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await database.disconnect()
 
     app = Starlette(
-        routes=[
-            Route("/health", routes.health),
+        routes=[  # tried in order: the streaming routes first
             Route("/stream", routes.stream_endpoint, methods=["GET", "POST"]),
+            Route("/v1/chat/completions", v1.chat_completions, methods=["POST"]),
+            Route("/health", routes.health),
             Route("/history", routes.list_history),
             Route("/history/{record_id}", routes.get_history, methods=["GET"]),
             Route("/history/{record_id}", routes.delete_history, methods=["DELETE"]),
             Route("/search", routes.search),
-            Route("/v1/chat/completions", v1.chat_completions, methods=["POST"]),
             Route("/v1/models", v1.models),
             Route("/metrics", routes.metrics_endpoint),
             Route("/", routes.page),

@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from typing import Any
 
 from pythonjsonlogger.orjson import OrjsonFormatter
@@ -101,7 +101,7 @@ async def send_error(scope: Scope, send: Send, error: GatewayError) -> None:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 random hex digits, as uuid4().hex without building a UUID
 
 
 def fields(scope: Scope) -> dict[str, Any]:

@@ -670,6 +670,8 @@ class Progress:
             log.warning("cannot LISTEN for stream progress (followers will poll): %s", exc)
 
     def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        if not self.waiters:  # every record's end is announced; mostly nobody here follows one
+            return
         try:
             record_id = uuid.UUID(payload)
         except ValueError:
