@@ -97,6 +97,17 @@ def payload(completion: Completion) -> dict[str, Any]:
     return body
 
 
+class _Body(AiohttpResponseStream):
+    """The body as aiohttp has it, whatever has arrived at each read (the base class reads it
+    through `iter_chunked`, one more layer of calls for every chunk)."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        content = self._aiohttp_response.content
+        with map_aiohttp_exceptions():
+            while data := await content.readany():
+                yield data
+
+
 class Transport(AiohttpTransport):
     """httpx-aiohttp's transport for one client that sends the same request again and again.
 
@@ -147,7 +158,7 @@ class Transport(AiohttpTransport):
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=AiohttpResponseStream(response),
+            stream=_Body(response),
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
