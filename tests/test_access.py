@@ -235,10 +235,15 @@ async def test_memory_limit_is_exact_under_concurrency(uvicorn_gateway: Callable
     assert statuses.count(200) == 7
 
 
-async def test_an_in_memory_hit_starts_no_task_and_no_thread_hop(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_in_memory_hit_starts_no_task_and_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     # limits' asyncio memory storage expired old entries in a new task with a thread-pool hop on
-    # every hit (~150 µs of CPU a request); the gateway's in-memory window must do neither.
-    from gateway.ratelimit import Limiter
+    # every hit (~150 µs of CPU a request), its synchronous one in a new thread that the hit waited
+    # to see started; the gateway's in-memory window does neither, and still forgets old hits.
+    import threading
+
+    from gateway import ratelimit
+
+    limiter = ratelimit.Limiter(3, 1)
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a rate-limit hit went to a thread")
@@ -246,7 +251,7 @@ async def test_an_in_memory_hit_starts_no_task_and_no_thread_hop(monkeypatch: py
     monkeypatch.setattr(asyncio, "to_thread", refuse)
     loop = asyncio.get_running_loop()
     monkeypatch.setattr(loop, "run_in_executor", refuse)
-    limiter = Limiter(3, 1)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
     tasks_before = len(asyncio.all_tasks())
     decisions = [await limiter.hit("addr:10.0.0.9") for _ in range(4)]
     assert len(asyncio.all_tasks()) == tasks_before
@@ -254,6 +259,12 @@ async def test_an_in_memory_hit_starts_no_task_and_no_thread_hop(monkeypatch: py
     assert decisions[-1].reset_seconds == 1
     await asyncio.sleep(1.05)  # the window moves on: the three hits have left it
     assert (await limiter.hit("addr:10.0.0.9")).allowed
+    assert len(limiter.storage.events["LIMITER/addr:10.0.0.9/3/1/second"]) == 4  # the sweep is due again in 1 s
+    monkeypatch.setattr(ratelimit, "SWEEP_SECONDS", 0.0)
+    await asyncio.sleep(1.05)
+    await limiter.hit("addr:10.0.0.1")  # any hit asks for the sweep, which runs after it
+    await asyncio.sleep(0)
+    assert "LIMITER/addr:10.0.0.9/3/1/second" not in limiter.storage.events  # the key too, not an empty list
 
 
 def test_with_redis_down_the_gateway_limits_per_instance_and_says_so(
