@@ -194,9 +194,10 @@ def failure_kind(exc: httpx.HTTPError) -> str:
 
 
 class _Retryable(Exception):
-    def __init__(self, final: GatewayError, retry_after: float | None = None) -> None:
+    def __init__(self, final: GatewayError, retry_after: float | None = None, at_once: bool = False) -> None:
         self.final = final
         self.retry_after = retry_after
+        self.at_once = at_once  # a first retry without waiting: see OpenAI.open
 
 
 class OpenAI:
@@ -254,13 +255,18 @@ class OpenAI:
             except _Retryable as failure:
                 metrics.labelled(metrics.UPSTREAM_ATTEMPTS, failure.final.type).inc()
                 wait = failure.retry_after if failure.retry_after is not None else backoff(attempt)
+                if failure.at_once and attempt == 1:
+                    # A connection that broke before any answer is most often a kept-alive one
+                    # the upstream closed as it was reused: the next one is a new connection.
+                    wait = 0.0
                 if attempt > self.settings.openai_max_retries or loop.time() + wait > deadline:
                     if isinstance(failure.final, UpstreamBusy) and failure.retry_after is not None:
                         failure.final.headers["Retry-After"] = str(max(1, round(failure.retry_after)))
                     raise failure.final from None
                 log.warning("upstream attempt %d failed (%s); retrying in %.2f s", attempt, failure.final.message, wait)
                 metrics.UPSTREAM_RETRIES.inc()
-                await self.sleep(wait)
+                if wait > 0:
+                    await self.sleep(wait)
 
     async def _attempt(self, body: bytes, headers: list[tuple[bytes, bytes]]) -> ChunkStream:
         request = httpx.Request(
@@ -276,7 +282,8 @@ class OpenAI:
         except httpx.TransportError as exc:
             if failure_kind(exc) == "timeout":
                 raise _Retryable(UpstreamTimeout("the upstream did not answer in time")) from None
-            raise _Retryable(UpstreamError(f"could not reach the upstream: {exc or type(exc).__name__}")) from None
+            message = f"could not reach the upstream: {exc or type(exc).__name__}"
+            raise _Retryable(UpstreamError(message), at_once=True) from None
         if response.status_code == 200:
             return ResponseStream(response, self._chunks(response))
         try:

@@ -150,6 +150,23 @@ async def test_connection_errors_and_timeouts_before_the_answer_are_retried(mock
     assert route.call_count == 3
 
 
+async def test_a_broken_connection_is_retried_at_once_then_with_backoff(mock: respx.MockRouter) -> None:
+    # Most often a kept-alive connection the upstream closed as it was reused: no reason to wait.
+    route = mock.post(URL)
+    route.side_effect = [httpx.ConnectError("closed"), streamed(good_stream(["ok"]))]
+    client = Client(settings(), mock)
+    assert "".join(c.text for c in await read_all(client)) == "ok"
+    assert route.call_count == 2 and client.waits == []
+    route.side_effect = [httpx.ConnectError("refused"), httpx.ConnectError("refused"), streamed(good_stream(["ok"]))]
+    client = Client(settings(), mock)
+    await read_all(client)
+    assert len(client.waits) == 1 and 0 <= client.waits[0] <= 0.5  # the second retry backs off
+    route.side_effect = [httpx.ReadTimeout("slow"), streamed(good_stream(["ok"]))]
+    client = Client(settings(), mock)
+    await read_all(client)
+    assert len(client.waits) == 1  # a timeout is not a closed connection: it backs off
+
+
 async def test_retry_after_seconds_is_honoured(mock: respx.MockRouter) -> None:
     route = mock.post(URL)
     route.side_effect = [httpx.Response(429, headers={"retry-after": "2"}), streamed(good_stream(["ok"]))]
