@@ -2,7 +2,7 @@
 
 Pure ASGI on uvicorn, one aiohttp session: each POST's body goes to the upstream's
 /chat/completions as it is, and the upstream's bytes come back as they arrive. No framework, no
-validation, no database, no logging, no rate limit, no parsing of the stream (one retry when a
+validation, no database, no logging, no rate limit, no parsing of the stream (retries when a
 kept-alive connection was closed under it, as any relay must): what the issue's
 "30-line relay over aiohttp" does, or less. Whatever this costs on a workload, no gateway in
 Python on uvicorn can cost less, so the gateway's figures are read against it as well as against
@@ -49,10 +49,13 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             break
     assert _session is not None
     headers = {"content-type": "application/json"}
-    try:
-        upstream = await _session.post(UPSTREAM, data=body, headers=headers)
-    except aiohttp.ClientConnectionError:  # a kept-alive connection the upstream had just closed
-        upstream = await _session.post(UPSTREAM, data=body, headers=headers)
+    for attempt in range(3):
+        try:
+            upstream = await _session.post(UPSTREAM, data=body, headers=headers)
+            break
+        except aiohttp.ClientConnectionError:  # a kept-alive connection the upstream had just closed
+            if attempt == 2:
+                raise
     async with upstream:
         await send(
             {
