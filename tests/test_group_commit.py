@@ -108,3 +108,28 @@ async def test_writes_that_wait_on_a_slow_one_go_together_after_it() -> None:
     release.set()
     await asyncio.gather(first, *rest)
     assert batches == [["a"], ["b", "c", "d"]] and not writer.busy
+
+
+async def test_with_two_slots_two_writes_go_at_once_and_the_rest_wait_for_a_free_one() -> None:
+    batches: list[list[str]] = []
+    releases = {"a": asyncio.Event(), "b": asyncio.Event()}
+
+    async def run(sql: str, batch: list[list[Any]]) -> None:
+        names = [args[0] for args in batch]
+        batches.append(names)
+        if names[0] in releases:
+            await releases[names[0]].wait()
+
+    writer = GroupCommit("UPDATE", run, slots=2)
+    first, second = (asyncio.ensure_future(writer.write([name])) for name in "ab")
+    await asyncio.sleep(0)
+    assert batches == [["a"], ["b"]] and writer.in_flight == 2  # both in flight, neither waited
+    rest = [asyncio.ensure_future(writer.write([name])) for name in "cde"]
+    await asyncio.sleep(0)
+    assert len(batches) == 2 and not any(task.done() for task in rest)
+    releases["b"].set()  # one slot frees: everything waiting goes in it, together
+    await asyncio.gather(second, *rest)
+    assert batches[2] == ["c", "d", "e"] and not first.done()
+    releases["a"].set()
+    await first
+    assert not writer.busy and writer.batches == 1
