@@ -9,7 +9,7 @@ import gc
 import logging
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from gateway import __version__, logs, routes, v1
 from gateway.auth import AuthMiddleware, Keys
@@ -59,6 +60,20 @@ def make_database(settings: Settings) -> Database:
     if settings.database_kind == "sqlite":
         return Database(settings.database_url, timeout=30)
     return Database(settings.database_url, min_size=1, max_size=10, reset=keep_session)
+
+
+class Endpoint:
+    """A route handler as a plain ASGI app: Starlette wraps a function in a second exception
+    layer of its own (a Request and a send wrapper, so one more call on every chunk of a stream);
+    the app's ExceptionMiddleware already turns what a handler raises into its JSON error."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handler = handler
+        self.__name__ = handler.__name__  # the route's name, as Starlette names a function's
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def json_error(
@@ -194,18 +209,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[  # tried in order: the streaming routes first
-            Route("/stream", routes.stream_endpoint, methods=["GET", "POST"]),
-            Route("/v1/chat/completions", v1.chat_completions, methods=["POST"]),
-            Route("/health", routes.health),
-            Route("/history", routes.list_history),
-            Route("/history/{record_id}", routes.get_history, methods=["GET"]),
-            Route("/history/{record_id}", routes.delete_history, methods=["DELETE"]),
-            Route("/search", routes.search),
-            Route("/v1/models", v1.models),
-            Route("/metrics", routes.metrics_endpoint),
-            Route("/", routes.page),
+            Route("/stream", Endpoint(routes.stream_endpoint), methods=["GET", "POST"]),
+            Route("/v1/chat/completions", Endpoint(v1.chat_completions), methods=["POST"]),
+            Route("/health", Endpoint(routes.health), methods=["GET"]),
+            Route("/history", Endpoint(routes.list_history), methods=["GET"]),
+            Route("/history/{record_id}", Endpoint(routes.get_history), methods=["GET"]),
+            Route("/history/{record_id}", Endpoint(routes.delete_history), methods=["DELETE"]),
+            Route("/search", Endpoint(routes.search), methods=["GET"]),
+            Route("/v1/models", Endpoint(v1.models), methods=["GET"]),
+            Route("/metrics", Endpoint(routes.metrics_endpoint), methods=["GET"]),
+            Route("/", Endpoint(routes.page), methods=["GET"]),
             Mount("/static", StaticFiles(directory=routes.STATIC), name="static"),
-            Route("/openapi.json", routes.openapi_endpoint),
+            Route("/openapi.json", Endpoint(routes.openapi_endpoint), methods=["GET"]),
         ],
         middleware=middleware(settings),
         exception_handlers={
