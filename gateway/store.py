@@ -167,16 +167,17 @@ Run = Callable[[str, list[list[Any]]], Awaitable[None]]
 
 
 class GroupCommit:
-    """Group commit for one statement: the writes that come while `slots` writes are in flight
-    go together, as one pipelined `executemany` (one round trip and one commit for them all).
+    """Group commit for one statement: the writes that come while one is in flight go together,
+    as one pipelined `executemany` (one round trip and one commit for them all).
 
-    A write that finds a free slot goes at once, in its own task, as a lone write did before;
+    A write that finds none in flight goes at once, in its own task, as a lone write did before;
     under a burst the batches grow with the load, which is when the round trips and commits saved
-    matter, and several batches are written at once on connections of their own (one at a time,
-    1,000 streams ending together waited ~200 ms for five batches of 200 in a row). A batch that
-    fails is retried row by row, so one bad row fails alone. On SQLite (`batching=False`) every
-    write goes on its own: its one writer connection is shared, so a batch could not be made
-    atomic without taking others' writes into it.
+    matter. When more than one batch (MAX_BATCH rows) is waiting, up to `slots` batches are
+    written at once, on connections of their own: one at a time, 1,000 streams ending together
+    waited ~200 ms for five batches of 200 in a row. A batch that fails is retried row by row, so
+    one bad row fails alone. On SQLite (`batching=False`) every write goes on its own: its one
+    writer connection is shared, so a batch could not be made atomic without taking others'
+    writes into it.
     """
 
     MAX_BATCH = 200
@@ -199,9 +200,11 @@ class GroupCommit:
         if not self.batching:
             await self.run(self.sql, [args])
             return
-        if self.in_flight >= self.slots:
+        if self.in_flight:
             joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self.pending.append((args, joined))
+            if len(self.pending) >= self.MAX_BATCH:
+                self._drain()
             await joined
             return
         self.in_flight += 1
@@ -212,7 +215,10 @@ class GroupCommit:
             self._drain()
 
     def _drain(self) -> None:
-        """A batch of what waits for each free slot."""
+        """What waits goes in batches of MAX_BATCH, one for each free slot: once nothing is in
+        flight, or at once when a whole batch is waiting."""
+        if self.in_flight and len(self.pending) < self.MAX_BATCH:
+            return  # it joins the batch that goes when the one in flight ends
         while self.pending and self.in_flight < self.slots:
             batch = self.pending[: self.MAX_BATCH]
             del self.pending[: self.MAX_BATCH]

@@ -110,26 +110,25 @@ async def test_writes_that_wait_on_a_slow_one_go_together_after_it() -> None:
     assert batches == [["a"], ["b", "c", "d"]] and not writer.busy
 
 
-async def test_with_two_slots_two_writes_go_at_once_and_the_rest_wait_for_a_free_one() -> None:
+async def test_a_queue_longer_than_a_batch_goes_in_parallel_batches_one_per_slot() -> None:
     batches: list[list[str]] = []
-    releases = {"a": asyncio.Event(), "b": asyncio.Event()}
+    release = asyncio.Event()
 
     async def run(sql: str, batch: list[list[Any]]) -> None:
-        names = [args[0] for args in batch]
-        batches.append(names)
-        if names[0] in releases:
-            await releases[names[0]].wait()
+        batches.append([args[0] for args in batch])
+        await release.wait()
 
     writer = GroupCommit("UPDATE", run, slots=2)
-    first, second = (asyncio.ensure_future(writer.write([name])) for name in "ab")
+    writer.MAX_BATCH = 2
+    first = asyncio.ensure_future(writer.write(["a"]))
     await asyncio.sleep(0)
-    assert batches == [["a"], ["b"]] and writer.in_flight == 2  # both in flight, neither waited
-    rest = [asyncio.ensure_future(writer.write([name])) for name in "cde"]
+    second = asyncio.ensure_future(writer.write(["b"]))  # one waiting: it waits for "a"
     await asyncio.sleep(0)
-    assert len(batches) == 2 and not any(task.done() for task in rest)
-    releases["b"].set()  # one slot frees: everything waiting goes in it, together
-    await asyncio.gather(second, *rest)
-    assert batches[2] == ["c", "d", "e"] and not first.done()
-    releases["a"].set()
-    await first
-    assert not writer.busy and writer.batches == 1
+    assert batches == [["a"]]
+    rest = [asyncio.ensure_future(writer.write([name])) for name in "cdef"]  # a whole batch waits: it goes
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert batches == [["a"], ["b", "c"]] and writer.in_flight == 2  # both slots busy; d, e, f wait
+    release.set()
+    await asyncio.gather(first, second, *rest)
+    assert batches[2:] == [["d", "e"], ["f"]] and not writer.busy and writer.batches == 2
