@@ -203,8 +203,7 @@ class GroupCommit:
         if self.in_flight:
             joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self.pending.append((args, joined))
-            if len(self.pending) >= self.MAX_BATCH:
-                self._drain()
+            self._drain()  # goes at once only if a whole batch now waits
             await joined
             return
         self.in_flight += 1
