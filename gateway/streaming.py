@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -387,12 +387,11 @@ class Relay(Response):
         self.streams.by_record[self.record_id] = self
         metrics.ACTIVE.inc()
         watcher = asyncio.ensure_future(self._watch(receive))
-        stop_keepalive: Callable[[], None] | None = None
         outcome = "error"
         error: tuple[str, str] | None = None
         try:
             if self.format == "sse":
-                stop_keepalive = self._keep_alive(send)
+                self._keep_alive(send)
             outcome, error = await self._pump(send)
         except asyncio.CancelledError:
             if self.client_gone:
@@ -404,8 +403,7 @@ class Relay(Response):
         finally:
             self.done = True
             watcher.cancel()
-            if stop_keepalive is not None:
-                stop_keepalive()
+            self._stop_keep_alive()
             await self._close_upstream()
         await self._finalise(scope, outcome, error)
         await self._close_body(send)
@@ -429,8 +427,8 @@ class Relay(Response):
             self.sending = False
             self.last_sent = time.monotonic()
 
-    def _keep_alive(self, send: Send) -> Callable[[], None]:
-        """Send a comment after each `sse_keepalive_seconds` of silence; returns the stop switch.
+    def _keep_alive(self, send: Send) -> None:
+        """Send a comment after each `sse_keepalive_seconds` of silence, until `_stop_keep_alive`.
 
         A timer, not a task per chunk: the relay only stamps `last_sent`, which costs nothing.
         Methods, not a closure that schedules itself: that closure would hold itself (and so the
@@ -438,7 +436,6 @@ class Relay(Response):
         """
         self.keepalive_send = send
         self.keepalive = asyncio.get_running_loop().call_later(self.settings.sse_keepalive_seconds, self._tick)
-        return self._stop_keep_alive
 
     def _tick(self) -> None:
         if self.done or self.keepalive_send is None:
