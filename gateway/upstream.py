@@ -198,7 +198,7 @@ class _Retryable(Exception):
     def __init__(self, final: GatewayError, retry_after: float | None = None, at_once: bool = False) -> None:
         self.final = final
         self.retry_after = retry_after
-        self.at_once = at_once  # a first retry without waiting: see OpenAI.open
+        self.at_once = at_once  # a broken connection: retried without waiting (OpenAI.open)
 
 
 class OpenAI:
@@ -256,9 +256,10 @@ class OpenAI:
             except _Retryable as failure:
                 metrics.labelled(metrics.UPSTREAM_ATTEMPTS, failure.final.type).inc()
                 wait = failure.retry_after if failure.retry_after is not None else backoff(attempt)
-                if failure.at_once and attempt == 1:
-                    # A connection that broke before any answer is most often a kept-alive one
-                    # the upstream closed as it was reused: the next one is a new connection.
+                if failure.at_once:
+                    # A connection that broke before any answer is most often a kept-alive one the
+                    # upstream closed as it was reused (a burst's pool, closed by an upstream with a
+                    # short idle timeout, can hold several in a row): the next try takes another.
                     wait = 0.0
                 if attempt > self.settings.openai_max_retries or loop.time() + wait > deadline:
                     if isinstance(failure.final, UpstreamBusy) and failure.retry_after is not None:
@@ -281,10 +282,11 @@ class OpenAI:
         try:
             response = await self.transport.handle_async_request(request)
         except httpx.TransportError as exc:
-            if failure_kind(exc) == "timeout":
+            kind = failure_kind(exc)
+            if kind == "timeout":
                 raise _Retryable(UpstreamTimeout("the upstream did not answer in time")) from None
             message = f"could not reach the upstream: {exc or type(exc).__name__}"
-            raise _Retryable(UpstreamError(message), at_once=True) from None
+            raise _Retryable(UpstreamError(message), at_once=kind == "broken") from None
         if response.status_code == 200:
             return ResponseStream(response, self._chunks(response))
         try:

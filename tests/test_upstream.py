@@ -150,21 +150,31 @@ async def test_connection_errors_and_timeouts_before_the_answer_are_retried(mock
     assert route.call_count == 3
 
 
-async def test_a_broken_connection_is_retried_at_once_then_with_backoff(mock: respx.MockRouter) -> None:
-    # Most often a kept-alive connection the upstream closed as it was reused: no reason to wait.
+async def test_a_broken_connection_is_retried_at_once_and_a_refused_one_with_backoff(mock: respx.MockRouter) -> None:
+    # A connection that broke under the request is most often a kept-alive one the upstream closed
+    # as it was reused, and a pool the upstream closed at once can hold several: no reason to wait.
     route = mock.post(URL)
-    route.side_effect = [httpx.ConnectError("closed"), streamed(good_stream(["ok"]))]
-    client = Client(settings(), mock)
+    broken = [httpx.RemoteProtocolError("Server disconnected") for _ in range(3)]
+    route.side_effect = [*broken, streamed(good_stream(["ok"]))]
+    client = Client(settings(openai_max_retries=3), mock)
     assert "".join(c.text for c in await read_all(client)) == "ok"
-    assert route.call_count == 2 and client.waits == []
+    assert route.call_count == 4 and client.waits == []
+    # (httpx-aiohttp reports a closed connection as ConnectTimeout: see the failure_kind test.)
+    # A connection that could not be made (the upstream down or restarting) backs off every time.
     route.side_effect = [httpx.ConnectError("refused"), httpx.ConnectError("refused"), streamed(good_stream(["ok"]))]
     client = Client(settings(), mock)
     await read_all(client)
-    assert len(client.waits) == 1 and 0 <= client.waits[0] <= 0.5  # the second retry backs off
+    assert len(client.waits) == 2 and 0 <= client.waits[0] <= 0.25 and 0 <= client.waits[1] <= 0.5
     route.side_effect = [httpx.ReadTimeout("slow"), streamed(good_stream(["ok"]))]
     client = Client(settings(), mock)
     await read_all(client)
     assert len(client.waits) == 1  # a timeout is not a closed connection: it backs off
+    # Broken every time: it still gives up after the retries allowed.
+    route.side_effect = [httpx.RemoteProtocolError("Server disconnected") for _ in range(3)]
+    client = Client(settings(openai_max_retries=2), mock)
+    with pytest.raises(UpstreamError):
+        await read_all(client)
+    assert client.waits == []
 
 
 async def test_retry_after_seconds_is_honoured(mock: respx.MockRouter) -> None:
