@@ -24,6 +24,7 @@ run: migrate
 
 lint: install
 	$(BIN)/ruff check gateway tests schema bench
+	$(BIN)/ruff format --check gateway tests schema bench
 	$(BIN)/mypy
 
 test: lint
@@ -36,7 +37,7 @@ bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-smoke: install
-	$(BIN)/python -m bench.run --smoke --targets bare,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx
+	$(BIN)/python -m bench.run --smoke --targets bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx
 	$(BIN)/python -m bench.search --records 20000
 
 # The long reliability run (by hand): 500 leaving clients, 100 streams under SIGTERM, a PostgreSQL

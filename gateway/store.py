@@ -38,6 +38,7 @@ async def keep_session(connection: Any) -> None:
     extra round trip after each write). Nothing here changes session state (the one `SET` is
     `SET LOCAL`), and asyncpg still rolls back a transaction left open, so there is nothing to reset."""
 
+
 PUBLIC_FIELDS = (
     "id",
     "conversation_id",
