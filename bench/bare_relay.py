@@ -18,6 +18,9 @@ from typing import Any
 
 import aiohttp
 
+# Idle connections are dropped before the fake upstream (uvicorn: 5 s) closes them: a pool of
+# hundreds closed under it at once outlasts any few retries.
+KEEPALIVE = 4.0
 UPSTREAM = os.environ.get("BARE_UPSTREAM", "http://127.0.0.1:8001/v1").rstrip("/") + "/chat/completions"
 _session: aiohttp.ClientSession | None = None
 
@@ -28,7 +31,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                _session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
+                connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=KEEPALIVE)
+                _session = aiohttp.ClientSession(connector=connector)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if _session is not None:
