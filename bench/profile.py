@@ -5,6 +5,7 @@
     python -m bench.profile short --mode cprofile   # Python calls in the measured window only
     python -m bench.profile paced --mode pyspy      # Python samples, 400 a second (needs py-spy)
     python -m bench.profile short --format sse --app bench.bare_relay:app
+    python -m bench.profile short --app bench.fastapi_relay:app   # the FastAPI reference relay
 
 CPU time here varies by a third between runs an hour apart, so a small change is judged by
 `--mode callgrind` (valgrind counts the instructions of the measured window only: it is switched
@@ -94,6 +95,7 @@ def main() -> int:
         "OPENAI_API_KEY": "sk-profile",
         "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream.port}/v1",
         "BARE_UPSTREAM": f"http://127.0.0.1:{upstream.port}/v1",
+        "FASTAPI_UPSTREAM": f"http://127.0.0.1:{upstream.port}/v1",
         "RATE_LIMIT_ENABLED": "true",
         "RATE_LIMIT_REQUESTS": "100000000",
         "LOG_JSON": "true",
@@ -114,6 +116,8 @@ def main() -> int:
         if args.format == "v1" or "bare" in args.app:
             path = "/v1/chat/completions"
             body: dict[str, object] = {"model": "m", "messages": [{"role": "user", "content": prompt}], "stream": True}
+        elif "fastapi_relay" in args.app:  # text only
+            path, body = "/stream", {"prompt": prompt}
         else:
             path, body = f"/stream?stream_format={args.format}", {"prompt": prompt}
         request = loadgen.post_request("127.0.0.1", port, path, body)

@@ -14,7 +14,8 @@ read from /proc (all threads), so it includes persistence, logging and middlewar
 A target is DATABASE-FORMAT[-httpx]: DATABASE pg or sqlite, FORMAT text, openai, sse or v1
 (/v1/chat/completions with stream: true); or `bare`, the least a relay can do (bench/bare_relay.py:
 pure ASGI over aiohttp, bytes passed through, nothing parsed, stored or logged), the floor for
-any gateway on uvicorn.
+any gateway on uvicorn; or `fastapi`, the reference (bench/fastapi_relay.py: the FastAPI relay over
+aiohttp a team would write instead, text out, nothing stored or logged).
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny workloads, one round: a correctness check")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--targets", default="bare,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text")
+    parser.add_argument("--targets", default="bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text")
     parser.add_argument("--workloads", default="")
     args = parser.parse_args()
     workloads = SMOKE if args.smoke else FULL
@@ -256,6 +257,11 @@ def main() -> int:
             bare = Server("bare", "bench.bare_relay:app", 0, env, workdir / "bare.log")
             servers.append(bare)
             targets.append(Target("bare", bare, "/v1/chat/completions", "messages"))
+        if "fastapi" in wanted:  # the reference: the relay one would write instead (bench/fastapi_relay.py)
+            env = {"FASTAPI_UPSTREAM": f"http://127.0.0.1:{upstream.port}/v1"}
+            fastapi = Server("fastapi", "bench.fastapi_relay:app", 0, env, workdir / "fastapi.log")
+            servers.append(fastapi)
+            targets.append(Target("fastapi", fastapi, "/stream", "prompt"))
         databases: dict[str, str] = {}
         if any(t.startswith("pg-") for t in wanted):
             asyncio.run(pg_admin(f'CREATE DATABASE "{pg_name}"'))
@@ -267,7 +273,7 @@ def main() -> int:
         # A target is DATABASE-FORMAT, or DATABASE-FORMAT-httpx for the httpcore transport.
         gateways: dict[tuple[str, str], Server] = {}
         for name in wanted:
-            if name == "bare":
+            if name in ("bare", "fastapi"):
                 continue
             kind, fmt, *rest = name.split("-")
             transport = rest[0] if rest else "aiohttp"
