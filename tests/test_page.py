@@ -4,7 +4,6 @@ EventSource cut mid-answer resumes by itself without repeating or losing a chara
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from gateway.llm import mock_answer
 from tests.conftest import IN_CI
-from tests.servers import UvicornProcess
+from tests.servers import CuttingProxy, UvicornProcess
 from tests.test_e2e_uvicorn import wait_finished
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -101,46 +100,6 @@ async def test_stored_text_never_becomes_markup(
     assert await page.evaluate("document.querySelectorAll('#items img, #items script').length") == 0
     marks = await page.eval_on_selector_all("#items li mark", "nodes => nodes.map(n => n.textContent)")
     assert "walrus" in [m.lower() for m in marks]
-
-
-class CuttingProxy:
-    """A TCP proxy in front of the gateway whose open connections the test can cut."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.writers: list[asyncio.StreamWriter] = []
-        self.connections = 0
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port: int = self.server.sockets[0].getsockname()[1]
-        return port
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self.writers += [writer, upstream_writer]
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                sink.close()
-
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-
-    def cut(self) -> None:
-        for writer in self.writers:
-            writer.transport.abort()
-        self.writers.clear()
-
-    async def stop(self) -> None:
-        self.cut()
-        self.server.close()
 
 
 async def test_event_source_resumes_by_itself_after_the_connection_drops(
