@@ -56,10 +56,58 @@ def make_llm(settings: Settings) -> LLM:
     return MockLLM(delay=settings.mock_delay_seconds)
 
 
+class GatewayDatabase(Database):
+    """`databases.Database` that answers "unavailable" while it is not connected (the process
+    started with the database down): its queries raise ConnectionError, which the app turns into a
+    503, instead of failing on an assertion inside the driver's backend (a 500)."""
+
+    def connection(self) -> Any:
+        if not self.is_connected:
+            raise ConnectionError("the gateway is not connected to its database yet")
+        return super().connection()
+
+
 def make_database(settings: Settings) -> Database:
     if settings.database_kind == "sqlite":
-        return Database(settings.database_url, timeout=30)
-    return Database(settings.database_url, min_size=1, max_size=10, reset=keep_session)
+        return GatewayDatabase(settings.database_url, timeout=30)
+    # `timeout` bounds each connection attempt (asyncpg's default is 60 s, as long as a platform
+    # waits for the port to open: Heroku's boot timeout is 60 s).
+    return GatewayDatabase(settings.database_url, min_size=1, max_size=10, reset=keep_session, timeout=10)
+
+
+# Retries of a database that was down at start-up: from 0.5 s, doubling, at most every 10 s.
+CONNECT_RETRY_FIRST, CONNECT_RETRY_MAX = 0.5, 10.0
+
+
+async def open_database(database: Database, settings: Settings) -> None:
+    await database.connect()
+    if settings.database_kind == "sqlite":
+        await database.execute("PRAGMA journal_mode=WAL")
+
+
+async def start_up_sweep(store: Store, settings: Settings) -> int:
+    try:
+        return await store.sweep(dt.timedelta(seconds=settings.stale_stream_seconds))
+    except Exception as exc:
+        log.warning("start-up sweep failed: %s", exc)
+        return 0
+
+
+async def connect_later(database: Database, store: Store, settings: Settings) -> None:
+    """The database was down at start-up: keep trying, and once it answers do what start-up could
+    not (the sweep of streams a crash left behind). Meanwhile everything that needs it gets 503."""
+    delay = CONNECT_RETRY_FIRST
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await open_database(database, settings)
+        except Exception as exc:
+            log.warning("the database is still unreachable (%s); next try in %.1f s", exc, delay)
+            delay = min(delay * 2, CONNECT_RETRY_MAX)
+            continue
+        swept = await start_up_sweep(store, settings)
+        log.info("connected to the database; %d abandoned streams marked interrupted", swept)
+        return
 
 
 class Endpoint:
@@ -161,28 +209,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         database = make_database(cfg)
-        await database.connect()
-        if cfg.database_kind == "sqlite":
-            await database.execute("PRAGMA journal_mode=WAL")
         store = Store(database, cfg.database_kind)
+        connecting: asyncio.Future[None] | None = None
+        try:
+            await open_database(database, cfg)
+        except Exception as exc:
+            # Started anyway (a platform would otherwise restart the process in a loop, with
+            # growing pauses): /health and everything that needs the database answer 503 meanwhile.
+            log.error("cannot reach the database (%s); starting without it and trying again", exc)
+            connecting = asyncio.ensure_future(connect_later(database, store, cfg))
         progress = Progress(cfg.database_url, cfg.database_kind)
         await progress.start()
         streams = Streams()
         llm = make_llm(cfg)
         keys = Keys(cfg.api_key, store)
         limiter = Limiter(cfg.rate_limit_requests, cfg.rate_limit_window_seconds, cfg.redis_url)
-        if not await keys.required():
+        if connecting is None and not await keys.required():
             log.warning("no API_KEY and no stored key: the gateway is open to anyone who can reach it")
-        try:
-            swept = await store.sweep(dt.timedelta(seconds=cfg.stale_stream_seconds))
-        except Exception as exc:
-            log.warning("start-up sweep failed: %s", exc)
-            swept = 0
+        swept = await start_up_sweep(store, cfg) if connecting is None else 0
         log.info(
             "gateway %s starting: llm=%s database=%s limiter=%s; %d abandoned streams marked interrupted",
             __version__,
             llm.name if llm.name == "mock" else f"openai ({cfg.openai_base_url}, model {cfg.openai_model})",
-            mask_url(cfg.database_url),
+            mask_url(cfg.database_url) + ("" if connecting is None else " (unreachable, retrying)"),
             limiter.description if cfg.rate_limit_enabled else "off",
             swept,
         )
@@ -199,6 +248,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             }
         finally:
             chores.cancel()
+            if connecting is not None:
+                connecting.cancel()
             await streams.shutdown(SHUTDOWN_FINALISE_SECONDS)
             with contextlib.suppress(Exception):
                 await store.sweep(dt.timedelta(0), instance_id=streams.instance_id)

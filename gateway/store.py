@@ -396,7 +396,7 @@ class Store:
         async with self._writer_lock:  # one pool, even when the first writes come together
             if self._writer_pool is None:
                 self._writer_pool = await asyncpg.create_pool(
-                    str(self.db.url), min_size=1, max_size=WRITER_POOL_SIZE, reset=keep_session
+                    str(self.db.url), min_size=1, max_size=WRITER_POOL_SIZE, reset=keep_session, timeout=10
                 )
         return self._writer_pool
 

@@ -17,13 +17,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from gateway import inputs
 from tests.conftest import IN_CI, FakeOpenAI, Gateway, pg_admin, rows
-from tests.servers import UvicornProcess
+from tests.servers import CuttingProxy, UvicornProcess, free_port
 
 SOAK = os.environ.get("SOAK") == "1"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -293,6 +294,40 @@ async def test_postgres_restart_under_load_loses_nothing(uvicorn_gateway: Start,
             lost += 1
     assert lost == 0, "a stream's text was neither written nor logged"
     record_figures("postgres_restart", streams=len(bodies), health_during_outage=health_during, records_lost=lost)
+
+
+async def test_a_gateway_started_while_postgresql_is_down_answers_503_then_serves_once_it_is_back(
+    uvicorn_gateway: Start, database_url: str
+) -> None:
+    # A process that exited here would be restarted by the platform in a loop with growing pauses
+    # (Heroku: up to 20 minutes), long after the database came back.
+    if not database_url.startswith("postgresql"):
+        pytest.skip(reason="an embedded SQLite file cannot be down")
+    parts = urlsplit(database_url)
+    port = free_port()
+    unreachable = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{port}"))
+    server = uvicorn_gateway(DATABASE_URL=unreachable)  # nothing listens on that port yet
+    proxy = CuttingProxy(parts.port or 5432)
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        health = await client.get("/health")
+        assert health.status_code == 503 and health.json()["database"] == "error"
+        for refused in (await client.post("/stream", json={"prompt": "hello"}), await client.get("/history")):
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["type"] == "unavailable" and "Traceback" not in refused.text
+        await proxy.start(port)  # the database is back
+        try:
+            deadline = time.monotonic() + 20
+            while (await client.get("/health")).status_code != 200:
+                assert time.monotonic() < deadline, "the gateway never reconnected:\n" + server.log_text()
+                await asyncio.sleep(0.2)
+            answer = await client.post("/stream", json={"prompt": "hello again"})
+            assert answer.status_code == 200 and answer.text
+            record = (await client.get(f"/history/{answer.headers['x-record-id']}")).json()
+            assert record["status"] == "complete" and record["response"] == answer.text
+        finally:
+            await proxy.stop()
+    log = server.log_text()
+    assert "cannot reach the database" in log and "connected to the database" in log
 
 
 async def test_a_read_only_database_gets_a_clear_503(uvicorn_gateway: Start, database_url: str) -> None:
