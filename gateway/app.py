@@ -102,8 +102,8 @@ async def connect_later(database: Database, store: Store, settings: Settings) ->
         try:
             await open_database(database, settings)
         except Exception as exc:
-            log.warning("the database is still unreachable (%s); next try in %.1f s", exc, delay)
             delay = min(delay * 2, CONNECT_RETRY_MAX)
+            log.warning("the database is still unreachable (%s); next try in %.1f s", exc, delay)
             continue
         swept = await start_up_sweep(store, settings)
         log.info("connected to the database; %d abandoned streams marked interrupted", swept)
