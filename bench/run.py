@@ -171,9 +171,9 @@ async def measure(target: Target, workload: Workload) -> dict[str, float]:
     # with as many upstream connections open as it needs. The fake upstream closes idle ones after
     # 5 s, so without it whichever target came first after a pause paid for opening them (1,000 in
     # `many`: 100-180 ms more time to first token than the same gateway's next target).
-    warm = request_body(target, Workload(workload.name, workload.concurrency, workload.concurrency, 1, 0.0))
-    warm_request = loadgen.post_request("127.0.0.1", target.server.port, target.path, warm)
     concurrency = workload.concurrency
+    warm = request_body(target, Workload(workload.name, concurrency, concurrency, 1, 0.0))
+    warm_request = loadgen.post_request("127.0.0.1", target.server.port, target.path, warm)
     await loadgen.run("127.0.0.1", target.server.port, warm_request, concurrency, concurrency, b"tok0")
     cpu0 = target.server.cpu_seconds()
     rss_peak = 0.0

@@ -4,7 +4,7 @@
 status code: connection errors (a timeout before the answer included), 429 and 5xx are retried
 up to `OPENAI_MAX_RETRIES` times with exponential backoff and full jitter, honouring
 `Retry-After`, all within `OPENAI_CONNECT_DEADLINE` seconds (a connection that broke before any
-answer is retried the first time at once). After that:
+answer, made and then closed under the request, is retried at once each time). After that:
 
     upstream 400/404/422  -> 400 with the upstream's message
     upstream 401/403      -> 502 (the operator's key is wrong: logged at ERROR)
