@@ -85,7 +85,11 @@ async def open_database(database: Database, settings: Settings) -> None:
         await database.execute("PRAGMA journal_mode=WAL")
 
 
-async def start_up_sweep(store: Store, settings: Settings) -> int:
+async def once_connected(store: Store, keys: Keys, settings: Settings) -> int:
+    """What start-up does with the database: say whether the gateway is open to anyone, and sweep
+    the streams a crash left behind (how many were marked is returned)."""
+    if not await keys.required():
+        log.warning("no API_KEY and no stored key: the gateway is open to anyone who can reach it")
     try:
         return await store.sweep(dt.timedelta(seconds=settings.stale_stream_seconds))
     except Exception as exc:
@@ -93,9 +97,9 @@ async def start_up_sweep(store: Store, settings: Settings) -> int:
         return 0
 
 
-async def connect_later(database: Database, store: Store, settings: Settings) -> None:
+async def connect_later(database: Database, store: Store, keys: Keys, settings: Settings) -> None:
     """The database was down at start-up: keep trying, and once it answers do what start-up could
-    not (the sweep of streams a crash left behind). Meanwhile everything that needs it gets 503."""
+    not (`once_connected`). Meanwhile everything that needs it gets 503."""
     delay = CONNECT_RETRY_FIRST
     while True:
         await asyncio.sleep(delay)
@@ -105,7 +109,7 @@ async def connect_later(database: Database, store: Store, settings: Settings) ->
             delay = min(delay * 2, CONNECT_RETRY_MAX)
             log.warning("the database is still unreachable (%s); next try in %.1f s", exc, delay)
             continue
-        swept = await start_up_sweep(store, settings)
+        swept = await once_connected(store, keys, settings)
         log.info("connected to the database; %d abandoned streams marked interrupted", swept)
         return
 
@@ -210,6 +214,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         database = make_database(cfg)
         store = Store(database, cfg.database_kind)
+        keys = Keys(cfg.api_key, store)
         connecting: asyncio.Future[None] | None = None
         try:
             await open_database(database, cfg)
@@ -217,16 +222,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Started anyway (a platform would otherwise restart the process in a loop, with
             # growing pauses): /health and everything that needs the database answer 503 meanwhile.
             log.error("cannot reach the database (%s); starting without it and trying again", exc)
-            connecting = asyncio.ensure_future(connect_later(database, store, cfg))
+            connecting = asyncio.ensure_future(connect_later(database, store, keys, cfg))
         progress = Progress(cfg.database_url, cfg.database_kind)
         await progress.start()
         streams = Streams()
         llm = make_llm(cfg)
-        keys = Keys(cfg.api_key, store)
         limiter = Limiter(cfg.rate_limit_requests, cfg.rate_limit_window_seconds, cfg.redis_url)
-        if connecting is None and not await keys.required():
-            log.warning("no API_KEY and no stored key: the gateway is open to anyone who can reach it")
-        swept = await start_up_sweep(store, cfg) if connecting is None else 0
+        swept = await once_connected(store, keys, cfg) if connecting is None else 0
         log.info(
             "gateway %s starting: llm=%s database=%s limiter=%s; %d abandoned streams marked interrupted",
             __version__,

@@ -328,6 +328,7 @@ async def test_a_gateway_started_while_postgresql_is_down_answers_503_then_serve
             await proxy.stop()
     log = server.log_text()
     assert "cannot reach the database" in log and "connected to the database" in log
+    assert "open to anyone" in log  # start-up's check of stored keys, made once the database answers
 
 
 async def test_a_read_only_database_gets_a_clear_503(uvicorn_gateway: Start, database_url: str) -> None:
