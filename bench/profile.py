@@ -112,16 +112,22 @@ def main() -> int:
     try:
         gateway = Server("gateway", args.app, 0, env, log, runner=runner, start_seconds=300)
         port, pid = gateway.port, gateway.process.pid
-        prompt = f"bench [[chunks={workload.chunks} delay={workload.delay}]]"
-        if args.format == "v1" or "bare" in args.app:
-            path = "/v1/chat/completions"
-            body: dict[str, object] = {"model": "m", "messages": [{"role": "user", "content": prompt}], "stream": True}
-        elif "fastapi_relay" in args.app:  # text only
-            path, body = "/stream", {"prompt": prompt}
-        else:
-            path, body = f"/stream?stream_format={args.format}", {"prompt": prompt}
-        request = loadgen.post_request("127.0.0.1", port, path, body)
-        asyncio.run(loadgen.run("127.0.0.1", port, request, 50, 10, b"tok0"))  # warm-up
+
+        def request_for(chunks: int, delay: float) -> bytes:
+            prompt = f"bench [[chunks={chunks} delay={delay}]]"
+            if args.format == "v1" or "bare" in args.app:
+                messages = [{"role": "user", "content": prompt}]
+                body: dict[str, object] = {"model": "m", "messages": messages, "stream": True}
+                return loadgen.post_request("127.0.0.1", port, "/v1/chat/completions", body)
+            if "fastapi_relay" in args.app:  # text only
+                return loadgen.post_request("127.0.0.1", port, "/stream", {"prompt": prompt})
+            return loadgen.post_request("127.0.0.1", port, f"/stream?stream_format={args.format}", {"prompt": prompt})
+
+        request = request_for(workload.chunks, workload.delay)
+        # Warm-up as in bench.run: one-chunk streams at the workload's concurrency (50 at least),
+        # so the measured window opens no upstream connection.
+        warm = max(50, workload.concurrency)
+        asyncio.run(loadgen.run("127.0.0.1", port, request_for(1, 0.0), warm, warm, b"tok0"))
         spy = None
         if args.mode == "callgrind":
             subprocess.run(["callgrind_control", "-i", "on"], capture_output=True)
