@@ -21,8 +21,8 @@ A gateway forwards only the request, so the behaviour is written into the last u
     no_done         end without `data: [DONE]`
     cookie          set a Cloudflare-like cookie on the answer, as OpenAI's answers do
 
-Every request is recorded (headers, body, when it started and ended, whether the client went
-away first): `GET /_requests` lists them, `POST /_reset` forgets them. Pure ASGI, with chunks
+Every request is recorded (headers, body, the client's port, when it started and ended, whether
+the client went away first): `GET /_requests` lists them, `POST /_reset` forgets them. Pure ASGI, with chunks
 encoded once per request, so it costs far less than the gateway in front of it.
 """
 
@@ -131,6 +131,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     entry: dict[str, Any] = {
         "headers": headers,
         "body": body,
+        "client_port": (scope.get("client") or (None, None))[1],
         "started": time.time(),
         "ended": None,
         "client_left": False,

@@ -135,6 +135,7 @@ class Settings:
     openai_max_retries: int = 3
     openai_timeout: float = 60.0
     openai_connect_deadline: float = 20.0
+    openai_keepalive_seconds: float = 4.0
     upstream_transport: str = "aiohttp"
     api_key: str = ""
     rate_limit_enabled: bool = True
@@ -190,6 +191,7 @@ class Settings:
         take("OPENAI_MAX_RETRIES", _non_negative_int)
         take("OPENAI_TIMEOUT", _positive_float)
         take("OPENAI_CONNECT_DEADLINE", _positive_float)
+        take("OPENAI_KEEPALIVE_SECONDS", _positive_float)
         take("UPSTREAM_TRANSPORT", _transport)
         take("API_KEY", str)
         take("RATE_LIMIT_ENABLED", _bool)

@@ -167,11 +167,17 @@ class Transport(AiohttpTransport):
 
 def make_transport(settings: Settings) -> httpx.AsyncBaseTransport:
     """One transport per process. aiohttp's by default: httpcore 1.0 costs several times more CPU
-    per request and per chunk (see the README's figures); `httpx` keeps httpcore."""
+    per request and per chunk (see the README's figures); `httpx` keeps httpcore.
+
+    An idle connection is not reused after OPENAI_KEEPALIVE_SECONDS (4 s): an upstream that closes
+    idle connections itself (uvicorn, and so vLLM and most self-hosted OpenAI-compatible servers,
+    after 5 s) would otherwise close them as they are reused, and aiohttp hands out the oldest idle
+    connection first. After a burst those all expire together, so one request met several in a row."""
+    keepalive = settings.openai_keepalive_seconds
     if settings.upstream_transport == "aiohttp":
-        return Transport(max_connections=1000, keepalive_expiry=60)  # aiohttp's default limit is 100
+        return Transport(max_connections=1000, keepalive_expiry=keepalive)  # aiohttp's default limit is 100
     return httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=60),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=keepalive),
         trust_env=False,
     )
 

@@ -79,6 +79,21 @@ async def test_failures_before_the_answer_are_retried(start: Start, fake_openai:
     assert len(fake_openai.requests()) == 3
 
 
+async def test_an_idle_upstream_connection_is_reused_only_within_openai_keepalive_seconds(
+    start: Start, fake_openai: FakeOpenAI
+) -> None:
+    # Past it the upstream may close the connection just as it is reused (uvicorn-based upstreams
+    # close idle ones after 5 s, and aiohttp hands out the oldest idle connection first).
+    server = start(OPENAI_KEEPALIVE_SECONDS="0.5")
+    for prompt in ("one", "two"):
+        assert (await post(server, prompt)).status_code == 200
+    await asyncio.sleep(1.0)
+    assert (await post(server, "three")).status_code == 200
+    first, second, third = (seen["client_port"] for seen in fake_openai.requests())
+    assert first == second  # reused at once
+    assert third != second  # not after half a second idle
+
+
 @pytest.mark.parametrize(
     ("directive", "status", "mentions"),
     [

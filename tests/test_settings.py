@@ -40,6 +40,7 @@ def test_postgres_parts_compose_a_url_with_the_password_quoted() -> None:
         ("DATABASE_URL", "mysql://root@localhost/db"),
         ("DATABASE_URL", "not a url"),
         ("OPENAI_TIMEOUT", "-1"),
+        ("OPENAI_KEEPALIVE_SECONDS", "0"),
         ("LOG_JSON", "maybe"),
         ("LOG_LEVEL", "LOUD"),
         ("OPENAI_BASE_URL", "ftp://example"),
