@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 
 from bench import loadgen
-from bench.run import FULL, PG_ADMIN_URL, Server, Workload, migrate, pg_admin
+from bench.run import FULL, PG_ADMIN_URL, Server, Workload, migrate, percentile, pg_admin
 
 WORKLOADS = {w.name: w for w in FULL} | {"lone": Workload("lone", 20, 20, 200, 0.01)}
 OUT = Path(tempfile.gettempdir()) / "gateway-profile"
@@ -157,7 +157,9 @@ def main() -> int:
         print(
             f"{args.workload} {args.format} {args.app}: {len(ok)}/{total} ok; a request: user "
             f"{(user1 - user0) * per:.2f} ms, system {(system1 - system0) * per:.2f} ms, "
-            f"in GC {(gc_seconds(log) - gc0) * per:.3f} ms"
+            f"in GC {(gc_seconds(log) - gc0) * per:.3f} ms; TTFT p50 "
+            f"{percentile([r.ttft or 0 for r in ok], 0.5) * 1000:.1f} ms, duration p50 "
+            f"{percentile([r.duration for r in ok], 0.5) * 1000:.1f} ms"
         )
     finally:
         if gateway is not None:
