@@ -184,18 +184,20 @@ async def open_exchange(
         stop=stop or [],
         user=user,
     )
+    # The upstream request is written in this task's own step, before anything else is scheduled:
+    # in a burst, a task started for it would run only after every other request's first step
+    # (1,000 requests: the first upstream request would go out after all 1,000 were parsed).
     # A record that cannot be written stops the upstream request at once: in a database outage
     # every retry of every client would otherwise reach the upstream (and its bill).
-    chunks = Acquisition(llm, completion)
-    insert.add_done_callback(chunks.stop_opening_if_failed)
+    opening = Opening(insert)
     try:
-        await chunks.opened
+        inner = await llm.open(completion)
     except asyncio.CancelledError:
-        await chunks.aclose()
-        if insert.done() and not insert.cancelled() and insert.exception() is not None:
+        if opening.insert_failed():
             await _recorded(insert)  # raises Unavailable
         raise  # cancelled from outside (shutdown): the insert finishes alone
     except GatewayError as exc:
+        opening.done()
         await _recorded(insert)
         await finalise(
             store,
@@ -209,6 +211,11 @@ async def open_exchange(
         )
         logs.fields(request.scope).update(record_id=str(record_id), stream_format=stream_format, outcome="error")
         raise
+    except BaseException:
+        opening.done()
+        raise
+    opening.done()
+    chunks: ChunkStream = inner if insert.done() else ReadAhead(inner)
     try:
         await _recorded(insert)
     except Unavailable:
@@ -225,38 +232,52 @@ async def _recorded(insert: asyncio.Future[None]) -> None:
         raise Unavailable("the gateway's database is unavailable; try again shortly") from None
 
 
-class Acquisition:
-    """The LLM stream, acquired in a task of its own and read from the moment it answers until the
-    relay takes it over.
+class Opening:
+    """While the upstream request is being opened in the current task, an insert that fails
+    cancels it; `insert_failed()` tells that cancellation from one that came from outside (and
+    takes it back, so the 503 can be raised). The insert's callback also retrieves every failed
+    insert's exception, so one that nobody awaits is not logged as such."""
 
-    The record's insert runs meanwhile, and aiohttp drops the bytes it has buffered when the
-    connection then breaks: an upstream that answers, sends its text and fails before anyone read
-    it would lose that text. So the task that gets the answer goes on reading at once, in the same
-    step; the relay gets what was read at once, and once that is out, the read in progress, after
-    which the task stops and the relay reads the rest itself.
+    def __init__(self, insert: asyncio.Future[None]) -> None:
+        self.task: asyncio.Task[Any] | None = asyncio.current_task()
+        self.cancelled_it = False
+        insert.add_done_callback(self._inserted)
+
+    def _inserted(self, insert: asyncio.Future[None]) -> None:
+        if not insert.cancelled() and insert.exception() is not None and self.task is not None:
+            self.cancelled_it = True
+            self.task.cancel()
+
+    def done(self) -> None:
+        self.task = None
+
+    def insert_failed(self) -> bool:
+        self.task = None
+        if self.cancelled_it:
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+        return self.cancelled_it
+
+
+class ReadAhead:
+    """The upstream stream, read in a task of its own from the moment it answered until the relay
+    takes it over: the record's insert was still going on, and aiohttp drops the bytes it has
+    buffered when the connection then breaks, so an upstream that answers, sends its text and
+    fails before anyone read it would lose that text. The relay gets what was read at once, then
+    the read in progress, after which the task stops and the relay reads the rest itself.
     """
 
-    def __init__(self, llm: LLM, completion: Completion) -> None:
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.inner: ChunkStream | None = None
-        self.iterator: AsyncIterator[Chunk] | None = None
+    def __init__(self, inner: ChunkStream) -> None:
+        self.inner = inner
+        self.iterator: AsyncIterator[Chunk] = aiter(inner)
         self.buffered: list[Chunk] = []
         self.failure: Exception | None = None
         self.ended = False
         self.taken = False
-        self.task = asyncio.ensure_future(self._run(llm, completion))
+        self.task = asyncio.ensure_future(self._run())
 
-    async def _run(self, llm: LLM, completion: Completion) -> None:
-        try:
-            self.inner = await llm.open(completion)
-        except asyncio.CancelledError:
-            self.opened.cancel()
-            return
-        except Exception as exc:
-            self.opened.set_exception(exc)
-            return
-        self.iterator = aiter(self.inner)
-        self.opened.set_result(None)
+    async def _run(self) -> None:
         try:
             while not self.taken:
                 self.buffered.append(await anext(self.iterator))
@@ -265,13 +286,7 @@ class Acquisition:
         except Exception as exc:  # raised to the relay after the text read before it
             self.failure = exc
 
-    def stop_opening_if_failed(self, insert: asyncio.Future[None]) -> None:
-        """The insert's callback: a record that cannot be written stops the upstream request.
-        (It also retrieves every failed insert's exception, so one nobody awaits is not logged.)"""
-        if not insert.cancelled() and insert.exception() is not None and not self.opened.done():
-            self.task.cancel()
-
-    def __aiter__(self) -> Acquisition:
+    def __aiter__(self) -> ReadAhead:
         return self
 
     async def __anext__(self) -> Chunk:
@@ -286,7 +301,7 @@ class Acquisition:
         if self.failure is not None:
             failure, self.failure = self.failure, None
             raise failure
-        if self.ended or self.iterator is None:
+        if self.ended:
             raise StopAsyncIteration
         return await anext(self.iterator)
 
@@ -296,8 +311,7 @@ class Acquisition:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
-        if self.inner is not None:
-            await self.inner.aclose()
+        await self.inner.aclose()
 
 
 async def finalise(store: Store, record_id: uuid.UUID, values: dict[str, Any]) -> None:
