@@ -198,16 +198,34 @@ class GroupCommit:
         return self.in_flight > 0
 
     async def write(self, args: list[Any]) -> None:
+        """The write, awaited in the caller's task (a lone write runs in it)."""
         if not self.batching:
             await self.run(self.sql, [args])
             return
         if self.in_flight:
-            joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self.pending.append((args, joined))
-            self._drain()  # goes at once only if a whole batch now waits
-            await joined
+            await self._join(args)
             return
         self.in_flight += 1
+        await self._alone(args)
+
+    def submit(self, args: list[Any]) -> asyncio.Future[None]:
+        """The write started at once, as a future to await later. One that joins a batch is a
+        plain future, set when its batch is written: in a burst, no task for each write, and
+        its caller resumes straight from the batch (through a task, a step of the loop later)."""
+        if not self.batching:
+            return asyncio.ensure_future(self.run(self.sql, [args]))
+        if self.in_flight:
+            return self._join(args)
+        self.in_flight += 1  # now, so the writes that come before its task runs join a batch
+        return asyncio.ensure_future(self._alone(args))
+
+    def _join(self, args: list[Any]) -> asyncio.Future[None]:
+        joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((args, joined))
+        self._drain()  # goes at once only if a whole batch now waits
+        return joined
+
+    async def _alone(self, args: list[Any]) -> None:
         try:
             await self.run(self.sql, [args])
         finally:
@@ -357,9 +375,10 @@ class Store:
     async def ping(self) -> None:
         await self.db.fetch_val("SELECT 1")
 
-    async def create(self, **values: Any) -> None:
-        """Insert a record: the stream's first write, on its hot path."""
-        await self._inserts.write([values.get(name, CREATE_DEFAULTS.get(name)) for name in CREATE_COLUMNS])
+    def create(self, **values: Any) -> asyncio.Future[None]:
+        """Insert a record: the stream's first write, on its hot path, started at once; await the
+        future it returns (GroupCommit.submit)."""
+        return self._inserts.submit([values.get(name, CREATE_DEFAULTS.get(name)) for name in CREATE_COLUMNS])
 
     async def finish(self, record_id: uuid.UUID, **values: Any) -> None:
         """Write a record's end (the columns not given are cleared): the stream's last write."""

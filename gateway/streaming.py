@@ -155,7 +155,8 @@ async def open_exchange(
     record_id = uuid.uuid4()
     now = utcnow()
     # The insert goes on while the upstream is asked (its commit and the upstream's first answer
-    # take about as long); the stream is relayed only once the record exists.
+    # take about as long); the stream is relayed only once the record exists. (ensure_future: the
+    # store returns a future; a test's stand-in may be a coroutine.)
     insert = asyncio.ensure_future(
         store.create(
             id=record_id,

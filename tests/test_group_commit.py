@@ -132,3 +132,26 @@ async def test_a_queue_longer_than_a_batch_goes_in_parallel_batches_one_per_slot
     release.set()
     await asyncio.gather(first, second, *rest)
     assert batches[2:] == [["d", "e"], ["f"]] and not writer.busy and writer.batches == 2
+
+
+async def test_writes_submitted_while_one_is_in_flight_are_plain_futures_that_join_its_batch() -> None:
+    # A burst of 1,000 streams starts 1,000 inserts: none gets a task of its own, and each caller
+    # resumes straight from its batch.
+    batches: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def run(sql: str, batch: list[list[Any]]) -> None:
+        batches.append([args[0] for args in batch])
+        if len(batches) == 1:
+            await release.wait()
+
+    writer = GroupCommit("INSERT", run)
+    first = writer.submit(["a"])  # nothing in flight: it goes alone, in a task
+    tasks = len(asyncio.all_tasks())
+    rest = [writer.submit([name]) for name in "bcd"]  # before that task has even run
+    assert len(asyncio.all_tasks()) == tasks and not any(isinstance(f, asyncio.Task) for f in rest)
+    await asyncio.sleep(0)
+    assert batches == [["a"]] and not any(f.done() for f in rest)
+    release.set()
+    await asyncio.gather(first, *rest)
+    assert batches == [["a"], ["b", "c", "d"]] and not writer.busy
