@@ -90,7 +90,8 @@ async def test_a_lone_write_goes_at_once_and_its_failure_reaches_its_caller() ->
     assert calls == [1, 1] and not writer.busy
 
 
-async def test_writes_that_wait_on_a_slow_one_go_together_after_it() -> None:
+def slow_first_writer() -> tuple[list[list[str]], asyncio.Event, GroupCommit]:
+    """A GroupCommit whose first write waits for `release`; `batches` lists what each wrote."""
     batches: list[list[str]] = []
     release = asyncio.Event()
 
@@ -99,7 +100,11 @@ async def test_writes_that_wait_on_a_slow_one_go_together_after_it() -> None:
         if len(batches) == 1:
             await release.wait()
 
-    writer = GroupCommit("INSERT", run)
+    return batches, release, GroupCommit("INSERT", run)
+
+
+async def test_writes_that_wait_on_a_slow_one_go_together_after_it() -> None:
+    batches, release, writer = slow_first_writer()
     first = asyncio.ensure_future(writer.write(["a"]))
     await asyncio.sleep(0)
     rest = [asyncio.ensure_future(writer.write([name])) for name in "bcd"]
@@ -137,15 +142,7 @@ async def test_a_queue_longer_than_a_batch_goes_in_parallel_batches_one_per_slot
 async def test_writes_submitted_while_one_is_in_flight_are_plain_futures_that_join_its_batch() -> None:
     # A burst of 1,000 streams starts 1,000 inserts: none gets a task of its own, and each caller
     # resumes straight from its batch.
-    batches: list[list[str]] = []
-    release = asyncio.Event()
-
-    async def run(sql: str, batch: list[list[Any]]) -> None:
-        batches.append([args[0] for args in batch])
-        if len(batches) == 1:
-            await release.wait()
-
-    writer = GroupCommit("INSERT", run)
+    batches, release, writer = slow_first_writer()
     first = writer.submit(["a"])  # nothing in flight: it goes alone, in a task
     tasks = len(asyncio.all_tasks())
     rest = [writer.submit([name]) for name in "bcd"]  # before that task has even run
