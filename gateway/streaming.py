@@ -358,6 +358,7 @@ class Relay(Response):
         self.parts: list[str] = []
         self.offset = 0
         self.ttft: float | None = None
+        self.upstream_ended = False  # read to its end (and so closed already)
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.client_gone = False
@@ -525,6 +526,8 @@ class Relay(Response):
                     limit = self.settings.max_stream_seconds
                     error = ("stream_too_long", f"the stream ran past MAX_STREAM_SECONDS ({limit:g} s)")
                     break
+            else:
+                self.upstream_ended = True
         except StreamFailed as exc:
             error = (exc.type, exc.message)
         except Exception:
@@ -596,6 +599,9 @@ class Relay(Response):
 
     async def _close_upstream(self) -> None:
         try:
+            if self.upstream_ended:  # closed as it ended: nothing to wait for, no timer needed
+                await self.chunks.aclose()
+                return
             async with asyncio.timeout(1.0):  # not wait_for: that is a task for every stream
                 await self.chunks.aclose()
         except (Exception, asyncio.CancelledError):

@@ -108,6 +108,10 @@ class _Body(AiohttpResponseStream):
             while data := await content.readany():
                 yield data
 
+    def at_end(self) -> bool:
+        """Whether the whole body has arrived and been read (the connection is back in the pool)."""
+        return self._aiohttp_response.content.at_eof()
+
 
 class Transport(AiohttpTransport):
     """httpx-aiohttp's transport for one client that sends the same request again and again.
@@ -339,7 +343,9 @@ class OpenAI:
                 if failure is not None:
                     raise failure
                 if done:
-                    await _drain(reads)
+                    stream = response.stream
+                    if not (isinstance(stream, _Body) and stream.at_end()):  # mostly it came with [DONE]
+                        await _drain(reads)
                     return
             if pending.strip():
                 chunk, _, failure = merge([pending])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -387,3 +388,42 @@ async def test_an_upstream_that_compresses_anyway_is_decoded(mock: respx.MockRou
     chunks = await read_all(Client(settings(), mock))
     assert "".join(c.text for c in chunks) == "zipped text"
     assert route.calls.last.request.headers["accept-encoding"] == "identity"
+
+
+async def test_the_connection_is_kept_whether_the_body_ends_with_done_or_a_moment_after_it() -> None:
+    # After [DONE] the rest of the body is read (the chunked ending), at once when it came with it,
+    # so the connection goes back to the pool either way rather than being closed.
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                late = b"late" in await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n")
+                writer.write(b"transfer-encoding: chunked\r\n\r\n")
+                events = sse_event({"content": "hi"}, "stop") + b"data: [DONE]\n\n"
+                writer.write(b"%x\r\n%s\r\n" % (len(events), events))
+                if late:
+                    await writer.drain()
+                    await asyncio.sleep(0.1)
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    llm = OpenAI(Settings(openai_api_key="sk-test", openai_base_url=f"http://127.0.0.1:{port}/v1"))
+    try:
+        for prompt in ("late", "together", "late", "together"):
+            stream = await llm.open(Completion(messages=[{"role": "user", "content": prompt}], model="m"))
+            assert "".join([chunk.text async for chunk in stream]) == "hi"
+            await stream.aclose()
+    finally:
+        await llm.aclose()
+        server.close()
+        await server.wait_closed()
+    assert connections == 1
