@@ -3,7 +3,7 @@
     python -m bench.profile short                   # CPU a request (user and system), GC time
     python -m bench.profile lone --mode callgrind   # instructions a request: the same run to run
     python -m bench.profile short --mode cprofile   # Python calls in the measured window only
-    python -m bench.profile paced --mode pyspy      # Python samples, 400 a second (needs py-spy)
+    python -m bench.profile paced --mode pyspy      # Python samples, 400 a second (py-spy)
     python -m bench.profile short --format sse --app bench.bare_relay:app
     python -m bench.profile short --app bench.fastapi_relay:app   # the FastAPI reference relay
 
@@ -56,6 +56,12 @@ def _mark(*_):
         _profile[0].dump_stats(out)
 signal.signal(signal.SIGUSR2, _mark)
 """
+
+
+def py_spy() -> str:
+    """The venv's py-spy (a dev dependency) when the venv is not activated, else the one on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else "py-spy"
 
 
 def proc_times(pid: int) -> tuple[float, float]:
@@ -134,7 +140,7 @@ def main() -> int:
         if args.mode == "pyspy":
             raw = OUT / "pyspy.txt"
             spy = subprocess.Popen(
-                ["py-spy", "record", "--rate", "400", "--format", "raw", "-o", str(raw), "--pid", str(pid)],
+                [py_spy(), "record", "--rate", "400", "--format", "raw", "-o", str(raw), "--pid", str(pid)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
