@@ -108,6 +108,10 @@ class _Body(AiohttpResponseStream):
             while data := await content.readany():
                 yield data
 
+    @property
+    def content(self) -> aiohttp.StreamReader:
+        return self._aiohttp_response.content
+
     def at_end(self) -> bool:
         """Whether the whole body has arrived and been read (the connection is back in the pool)."""
         return self._aiohttp_response.content.at_eof()
@@ -324,35 +328,37 @@ class OpenAI:
         """One Chunk per network read: the events that arrived together are relayed together."""
         timeout = self.settings.openai_timeout
         pending = b""
-        reads: AsyncIterator[bytes]
-        if isinstance(response.stream, httpx.AsyncByteStream) and response.headers.get(
-            "content-encoding", "identity"
-        ) in ("identity", ""):
-            reads = aiter(response.stream)  # as it came: httpx's decoding layers cost on every read
+        stream = response.stream
+        identity = response.headers.get("content-encoding", "identity") in ("identity", "")
+        read: Callable[[], Awaitable[bytes]]
+        if isinstance(stream, _Body) and identity:
+            read = stream.content.readany  # aiohttp's own read: no generator between, on every chunk
+        elif isinstance(stream, httpx.AsyncByteStream) and identity:
+            read = _reader(aiter(stream))  # as it came: httpx's decoding layers cost on every read
         else:
-            reads = response.aiter_bytes()  # an upstream that compressed anyway is decoded
+            read = _reader(response.aiter_bytes())  # an upstream that compressed anyway is decoded
         try:
-            async for data in reads:
-                pending += data
-                if b"\n" not in data:
-                    continue
-                *lines, pending = pending.split(b"\n")
-                chunk, done, failure = merge(lines)
-                if chunk is not None:
-                    yield chunk
-                if failure is not None:
-                    raise failure
-                if done:
-                    stream = response.stream
-                    if not (isinstance(stream, _Body) and stream.at_end()):  # mostly it came with [DONE]
-                        await _drain(reads)
-                    return
-            if pending.strip():
-                chunk, _, failure = merge([pending])
-                if chunk is not None:
-                    yield chunk
-                if failure is not None:
-                    raise failure
+            with map_aiohttp_exceptions():  # aiohttp's errors as httpx's, as the transport's stream maps them
+                while data := await read():
+                    pending += data
+                    if b"\n" not in data:
+                        continue
+                    *lines, pending = pending.split(b"\n")
+                    chunk, done, failure = merge(lines)
+                    if chunk is not None:
+                        yield chunk
+                    if failure is not None:
+                        raise failure
+                    if done:
+                        if not (isinstance(stream, _Body) and stream.at_end()):  # mostly it came with [DONE]
+                            await _drain(read)
+                        return
+                if pending.strip():
+                    chunk, _, failure = merge([pending])
+                    if chunk is not None:
+                        yield chunk
+                    if failure is not None:
+                        raise failure
         except httpx.HTTPError as exc:
             if failure_kind(exc) == "timeout":
                 raise StreamFailed("upstream_timeout", f"the upstream sent nothing for {timeout:g} s") from None
@@ -412,13 +418,25 @@ class ResponseStream:
             await self.response.aclose()
 
 
-async def _drain(reads: AsyncIterator[bytes]) -> None:
+def _reader(parts: AsyncIterator[bytes]) -> Callable[[], Awaitable[bytes]]:
+    """An iterator of byte strings as a read: the next non-empty one, b"" at the end."""
+
+    async def read() -> bytes:
+        async for part in parts:
+            if part:
+                return part
+        return b""
+
+    return read
+
+
+async def _drain(read: Callable[[], Awaitable[bytes]]) -> None:
     """Read what follows `[DONE]` (the end of the chunked body) so the connection is kept."""
     try:
         async with asyncio.timeout(DRAIN_SECONDS):
-            async for _ in reads:
+            while await read():
                 pass
-    except (TimeoutError, httpx.HTTPError):
+    except (TimeoutError, httpx.HTTPError, aiohttp.ClientError):  # the answer is whole: only the connection is lost
         pass
 
 

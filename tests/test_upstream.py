@@ -390,40 +390,70 @@ async def test_an_upstream_that_compresses_anyway_is_decoded(mock: respx.MockRou
     assert route.calls.last.request.headers["accept-encoding"] == "identity"
 
 
-async def test_the_connection_is_kept_whether_the_body_ends_with_done_or_a_moment_after_it() -> None:
-    # After [DONE] the rest of the body is read (the chunked ending), at once when it came with it,
-    # so the connection goes back to the pool either way rather than being closed.
-    connections = 0
+class DoneThenEnding:
+    """A raw HTTP/1.1 upstream that answers "hi", `[DONE]`, then the chunked ending: with it, 100 ms
+    later when the prompt says `late`, or never (the connection closed) when it says `cut`."""
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
+    def __init__(self) -> None:
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> OpenAI:
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        self.llm = OpenAI(Settings(openai_api_key="sk-test", openai_base_url=f"http://127.0.0.1:{port}/v1"))
+        return self.llm
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.llm.aclose()
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-                late = b"late" in await reader.readexactly(length)
+                body = await reader.readexactly(length)
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n")
                 writer.write(b"transfer-encoding: chunked\r\n\r\n")
                 events = sse_event({"content": "hi"}, "stop") + b"data: [DONE]\n\n"
                 writer.write(b"%x\r\n%s\r\n" % (len(events), events))
-                if late:
-                    await writer.drain()
+                await writer.drain()
+                if b"cut" in body:
+                    break
+                if b"late" in body:
                     await asyncio.sleep(0.1)
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    llm = OpenAI(Settings(openai_api_key="sk-test", openai_base_url=f"http://127.0.0.1:{port}/v1"))
+
+async def ask(llm: OpenAI, prompt: str) -> str:
+    stream = await llm.open(Completion(messages=[{"role": "user", "content": prompt}], model="m"))
     try:
-        for prompt in ("late", "together", "late", "together"):
-            stream = await llm.open(Completion(messages=[{"role": "user", "content": prompt}], model="m"))
-            assert "".join([chunk.text async for chunk in stream]) == "hi"
-            await stream.aclose()
+        return "".join([chunk.text async for chunk in stream])
     finally:
-        await llm.aclose()
-        server.close()
-        await server.wait_closed()
-    assert connections == 1
+        await stream.aclose()
+
+
+async def test_the_connection_is_kept_whether_the_body_ends_with_done_or_a_moment_after_it() -> None:
+    # After [DONE] the rest of the body is read (the chunked ending), at once when it came with it,
+    # so the connection goes back to the pool either way rather than being closed.
+    upstream = DoneThenEnding()
+    async with upstream as llm:
+        for prompt in ("late", "together", "late", "together"):
+            assert await ask(llm, prompt) == "hi"
+    assert upstream.connections == 1
+
+
+async def test_a_connection_lost_after_done_leaves_the_answer_whole() -> None:
+    # The chunked ending never comes: the stream still ends as the upstream finished it, and the
+    # next request takes a new connection.
+    upstream = DoneThenEnding()
+    async with upstream as llm:
+        assert await ask(llm, "cut") == "hi"
+        assert await ask(llm, "together") == "hi"
+    assert upstream.connections == 2
