@@ -190,15 +190,11 @@ async def open_exchange(
     # (1,000 requests: the first upstream request would go out after all 1,000 were parsed).
     # A record that cannot be written stops the upstream request at once: in a database outage
     # every retry of every client would otherwise reach the upstream (and its bill).
-    opening = Opening(insert)
     try:
-        inner = await llm.open(completion)
-    except asyncio.CancelledError:
-        if opening.insert_failed():
-            await _recorded(insert)  # raises Unavailable
-        raise  # cancelled from outside (shutdown): the insert finishes alone
+        inner = await Opening(insert).open(llm, completion)
+    except Unavailable:
+        raise  # the record could not be written
     except GatewayError as exc:
-        opening.done()
         await _recorded(insert)
         await finalise(
             store,
@@ -212,10 +208,6 @@ async def open_exchange(
         )
         logs.fields(request.scope).update(record_id=str(record_id), stream_format=stream_format, outcome="error")
         raise
-    except BaseException:
-        opening.done()
-        raise
-    opening.done()
     chunks: ChunkStream = inner if insert.done() else ReadAhead(inner)
     try:
         await _recorded(insert)
@@ -234,13 +226,14 @@ async def _recorded(insert: asyncio.Future[None]) -> None:
 
 
 class Opening:
-    """While the upstream request is being opened in the current task, an insert that fails
-    cancels it; `insert_failed()` tells that cancellation from one that came from outside (and
-    takes it back, so the 503 can be raised). The insert's callback also retrieves every failed
-    insert's exception, so one that nobody awaits is not logged as such."""
+    """The upstream request, opened in the current task while the record's insert goes on: an
+    insert that fails meanwhile cancels it, and that cancellation (told from one that came from
+    outside, and taken back) becomes the 503 of a record that could not be written. The insert's
+    callback also retrieves every failed insert's exception, so one nobody awaits is not logged."""
 
     def __init__(self, insert: asyncio.Future[None]) -> None:
-        self.task: asyncio.Task[Any] | None = asyncio.current_task()
+        self.insert = insert
+        self.task: asyncio.Task[Any] | None = None
         self.cancelled_it = False
         insert.add_done_callback(self._inserted)
 
@@ -249,16 +242,18 @@ class Opening:
             self.cancelled_it = True
             self.task.cancel()
 
-    def done(self) -> None:
-        self.task = None
-
-    def insert_failed(self) -> bool:
-        self.task = None
-        if self.cancelled_it:
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-        return self.cancelled_it
+    async def open(self, llm: LLM, completion: Completion) -> ChunkStream:
+        self.task = asyncio.current_task()
+        try:
+            return await llm.open(completion)
+        except asyncio.CancelledError:
+            if not self.cancelled_it or self.task is None:
+                raise  # cancelled from outside (shutdown): the insert finishes alone
+            self.task.uncancel()
+            await _recorded(self.insert)  # raises Unavailable
+            raise
+        finally:
+            self.task = None
 
 
 class ReadAhead:
