@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 
 from bench import loadgen
-from bench.run import FULL, PG_ADMIN_URL, Server, Workload, migrate, percentile, pg_admin
+from bench.run import FULL, PG_ADMIN_URL, Server, Workload, migrate, percentile, pg_admin, request_body
 
 WORKLOADS = {w.name: w for w in FULL} | {"lone": Workload("lone", 20, 20, 200, 0.01)}
 OUT = Path(tempfile.gettempdir()) / "gateway-profile"
@@ -119,21 +119,19 @@ def main() -> int:
         gateway = Server("gateway", args.app, 0, env, log, runner=runner, start_seconds=300)
         port, pid = gateway.port, gateway.process.pid
 
-        def request_for(chunks: int, delay: float) -> bytes:
-            prompt = f"bench [[chunks={chunks} delay={delay}]]"
-            if args.format == "v1" or "bare" in args.app:
-                messages = [{"role": "user", "content": prompt}]
-                body: dict[str, object] = {"model": "m", "messages": messages, "stream": True}
-                return loadgen.post_request("127.0.0.1", port, "/v1/chat/completions", body)
-            if "fastapi_relay" in args.app:  # text only
-                return loadgen.post_request("127.0.0.1", port, "/stream", {"prompt": prompt})
-            return loadgen.post_request("127.0.0.1", port, f"/stream?stream_format={args.format}", {"prompt": prompt})
-
-        request = request_for(workload.chunks, workload.delay)
+        if args.format == "v1" or "bare" in args.app:
+            path, body_key = "/v1/chat/completions", "messages"
+        elif "fastapi_relay" in args.app:  # text only
+            path, body_key = "/stream", "prompt"
+        else:
+            path, body_key = f"/stream?stream_format={args.format}", "prompt"
+        request = loadgen.post_request("127.0.0.1", port, path, request_body(body_key, workload))
         # Warm-up as in bench.run: one-chunk streams at the workload's concurrency (50 at least),
         # so the measured window opens no upstream connection.
         warm = max(50, workload.concurrency)
-        asyncio.run(loadgen.run("127.0.0.1", port, request_for(1, 0.0), warm, warm, b"tok0"))
+        warm_body = request_body(body_key, Workload("warm-up", warm, warm, 1, 0.0))
+        warm_request = loadgen.post_request("127.0.0.1", port, path, warm_body)
+        asyncio.run(loadgen.run("127.0.0.1", port, warm_request, warm, warm, b"tok0"))
         spy = None
         if args.mode == "callgrind":
             subprocess.run(["callgrind_control", "-i", "on"], capture_output=True)

@@ -144,9 +144,10 @@ class Target:
     body_key: str  # "messages" for the upstream itself, "prompt" for the gateway
 
 
-def request_body(target: Target, workload: Workload) -> dict[str, Any]:
+def request_body(body_key: str, workload: Workload) -> dict[str, Any]:
+    """The workload's request: OpenAI's body ("messages") or the gateway's ("prompt")."""
     prompt = f"bench [[chunks={workload.chunks} delay={workload.delay}]]"
-    if target.body_key == "messages":
+    if body_key == "messages":
         return {
             "model": "bench",
             "messages": [{"role": "user", "content": prompt}],
@@ -164,7 +165,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(target: Target, workload: Workload) -> dict[str, float]:
-    body = request_body(target, workload)
+    body = request_body(target.body_key, workload)
     request = loadgen.post_request("127.0.0.1", target.server.port, target.path, body)
     last = f"tok{workload.chunks - 1}".encode()
     # A warm-up at the workload's concurrency (one-chunk streams, not measured): every target starts
@@ -172,7 +173,7 @@ async def measure(target: Target, workload: Workload) -> dict[str, float]:
     # 5 s, so without it whichever target came first after a pause paid for opening them (1,000 in
     # `many`: 100-180 ms more time to first token than the same gateway's next target).
     concurrency = workload.concurrency
-    warm = request_body(target, Workload(workload.name, concurrency, concurrency, 1, 0.0))
+    warm = request_body(target.body_key, Workload(workload.name, concurrency, concurrency, 1, 0.0))
     warm_request = loadgen.post_request("127.0.0.1", target.server.port, target.path, warm)
     await loadgen.run("127.0.0.1", target.server.port, warm_request, concurrency, concurrency, b"tok0")
     cpu0 = target.server.cpu_seconds()
