@@ -103,7 +103,7 @@ class _Body(AiohttpResponseStream):
     through `iter_chunked`, one more layer of calls for every chunk)."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        content = self._aiohttp_response.content
+        content = self.content
         with map_aiohttp_exceptions():
             while data := await content.readany():
                 yield data
@@ -114,7 +114,7 @@ class _Body(AiohttpResponseStream):
 
     def at_end(self) -> bool:
         """Whether the whole body has arrived and been read (the connection is back in the pool)."""
-        return self._aiohttp_response.content.at_eof()
+        return self.content.at_eof()
 
 
 class Transport(AiohttpTransport):
