@@ -4,6 +4,7 @@
     python -m bench.profile lone --mode callgrind   # instructions a request: the same run to run
     python -m bench.profile short --mode cprofile   # Python calls in the measured window only
     python -m bench.profile paced --mode pyspy      # Python samples, 400 a second (py-spy)
+    python -m bench.profile many --mode turns       # how long the event loop's turns last
     python -m bench.profile short --format sse --app bench.bare_relay:app
     python -m bench.profile short --app bench.fastapi_relay:app   # the FastAPI reference relay
 
@@ -12,7 +13,8 @@ CPU time here varies by a third between runs an hour apart, so a small change is
 on after the warm-up). The system time of a run is mostly one read and one write a chunk, the
 same for any relay; the user time is the gateway's own. GC time is the time spent in collections
 during the measured window (gc.callbacks, installed through a sitecustomize in a temporary
-directory). The fake upstream and this script share core 1; the gateway has core 0.
+directory). `--mode turns` times the event loop's turns in the measured window with a probe
+installed the same way. The fake upstream and this script share core 1; the gateway has core 0.
 """
 
 from __future__ import annotations
@@ -43,8 +45,28 @@ def _timed(phase, info):
         _spent[0] += time.perf_counter() - _spent[1]
 gc.callbacks.append(_timed)
 _profile = [None]
+_gaps = []  # (when, how long) the loop took to come back to the probe
+_probe = [None]
+async def _probe_loop():
+    import asyncio
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(0.001)
+        _gaps.append((asked, time.perf_counter() - asked))
+def _start_probe():
+    import asyncio
+    _probe[0] = asyncio.ensure_future(_probe_loop())
+def _turns_mark():
+    import asyncio
+    if _probe[0] is None:  # the first mark starts it, the second reports
+        asyncio.get_running_loop().call_soon_threadsafe(_start_probe)
+        return
+    _probe[0].cancel()
+    sys.stderr.write("LOOP-GAPS " + " ".join(f"{t:.6f}:{d:.6f}" for t, d in _gaps) + "\\n")
 def _mark(*_):
     sys.stderr.write(f"GC-SECONDS {_spent[0]}\\n")
+    if os.environ.get("GATEWAY_TURNS"):
+        _turns_mark()
     sys.stderr.flush()
     out = os.environ.get("GATEWAY_CPROFILE_OUT")
     if out and _profile[0] is None:
@@ -75,10 +97,32 @@ def gc_seconds(log: Path) -> float:
     return marks[-1] if marks else 0.0
 
 
+def loop_turns(log: Path, start: float, long: float = 0.020) -> str:
+    """How long the event loop went without coming back to a probe that asks for it every
+    millisecond (a task awaiting `sleep(0.001)`: ~1,000 wake-ups a second, a few µs each): a gap
+    of 20 ms or more is one long turn of the loop, tasks' steps run one after another, in which
+    no answer that arrived was read."""
+    line = next(line for line in log.read_text().splitlines() if line.startswith("LOOP-GAPS "))
+    turns = [(float(a) - start, float(b)) for a, b in (item.split(":") for item in line.split()[1:])]
+    turns = [(at, length) for at, length in turns if at >= 0]
+    if not turns:
+        return "loop turns: none measured"
+    lengths = sorted(length for _, length in turns)
+    longest = max(turns, key=lambda turn: turn[1])
+    over = [(at, length) for at, length in turns if length >= long]
+    listed = ": " + " ".join(f"+{at * 1000:.0f}:{length * 1000:.0f}" for at, length in over[:40]) if over else ""
+    return (
+        f"loop probes: {len(turns)}, p50 {percentile(lengths, 0.5) * 1000:.2f} ms, p99 "
+        f"{percentile(lengths, 0.99) * 1000:.1f} ms, longest {longest[1] * 1000:.1f} ms at "
+        f"+{longest[0] * 1000:.0f} ms; {len(over)} of {long * 1000:.0f} ms or more, "
+        f"{sum(length for _, length in over) * 1000:.0f} ms in all (+start:length ms){listed}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workload", choices=sorted(WORKLOADS))
-    parser.add_argument("--mode", choices=["cpu", "callgrind", "cprofile", "pyspy"], default="cpu")
+    parser.add_argument("--mode", choices=["cpu", "callgrind", "cprofile", "pyspy", "turns"], default="cpu")
     parser.add_argument("--format", default="text", help="text, openai, sse or v1")
     parser.add_argument("--app", default="gateway.app:app")
     parser.add_argument("--requests", type=int, default=0, help="instead of the workload's own number")
@@ -94,6 +138,7 @@ def main() -> int:
     asyncio.run(pg_admin(f'CREATE DATABASE "{database}"'))
     upstream = Server("upstream", "bench.fake_openai:app", 1, {}, OUT / "upstream.log")
     gateway: Server | None = None
+    ok: list[loadgen.Result] = []
     url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
     migrate(url)
     env = {
@@ -108,6 +153,8 @@ def main() -> int:
         "DATABASE_URL": url,
     }
     runner = [sys.executable]
+    if args.mode == "turns":  # the loop's turns in the measured window, timed by the GC hook's probe
+        env["GATEWAY_TURNS"] = "1"
     if args.mode == "cprofile":  # the measured window only, switched on and off by the GC hook's signal
         env["GATEWAY_CPROFILE_OUT"] = str(OUT / "out.prof")
     elif args.mode == "callgrind":
@@ -147,6 +194,7 @@ def main() -> int:
         time.sleep(0.2)
         gc0, (user0, system0) = gc_seconds(log), proc_times(pid)
         last = f"tok{workload.chunks - 1}".encode()
+        load_started = time.perf_counter()  # CLOCK_MONOTONIC, as the gateway's probe reads it
         run = asyncio.run(loadgen.run("127.0.0.1", port, request, total, workload.concurrency, b"tok0", last))
         user1, system1 = proc_times(pid)
         gateway.process.send_signal(signal.SIGUSR2)
@@ -173,9 +221,11 @@ def main() -> int:
     if args.mode == "callgrind":
         totals = [line for line in (OUT / "cg.out").read_text().splitlines() if line.startswith("totals:")]
         print(f"instructions a request: {int(totals[0].split()[1]) / total / 1e6:.3f} M")
+    elif args.mode == "turns":
+        print(loop_turns(log, load_started))
     elif args.mode != "cpu":
         print(f"output in {OUT}")
-    return 0
+    return 0 if len(ok) == total else 1  # a smoke run of it fails when a request did
 
 
 if __name__ == "__main__":
