@@ -651,7 +651,7 @@ class Store:
     async def heartbeat(self, instance_id: str) -> None:
         await self.db.execute(
             records.update()
-            .where(records.c.status == "streaming", records.c.instance_id == instance_id)
+            .where(records.c.id.in_(_live(records.c.instance_id == instance_id)))
             .values(heartbeat_at=utcnow())
         )
 
@@ -666,7 +666,7 @@ class Store:
         )
         query = (
             records.update()
-            .where(records.c.status == "streaming", condition)
+            .where(records.c.id.in_(_live(condition)))
             .values(
                 status="interrupted",
                 error="the gateway stopped before the answer finished",
@@ -676,6 +676,18 @@ class Store:
             .returning(records.c.id)
         )
         return len(await self.db.fetch_all(query))
+
+
+def _live(condition: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
+    """The live records that match, locked, passing over those whose end is being written: the
+    statements that touch many live records at once (heartbeat, sweep) never wait for a row.
+    A group commit's batch of final writes holds its rows and takes the next; an UPDATE of them
+    all that waited for one row while holding another deadlocked with it (PostgreSQL ended one
+    after `deadlock_timeout`, a second, stalling 200 streams' ends: seen under load). A record
+    whose end is being written needs no heartbeat and is not abandoned. (SQLite, one writer,
+    ignores FOR UPDATE.)"""
+    live = sa.select(records.c.id).where(records.c.status == "streaming", condition)
+    return live.with_for_update(skip_locked=True).scalar_subquery()
 
 
 class Progress:
