@@ -4,6 +4,7 @@ one at a time on SQLite; on both, every row lands and a bad row fails alone."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -203,6 +204,21 @@ async def pg_store(postgresql_url: str) -> AsyncIterator[Store]:
         await database.disconnect()
 
 
+COMPLETE = "UPDATE records SET status = 'complete' WHERE id = $1"
+
+
+@contextlib.asynccontextmanager
+async def final_writes(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction of final writes, as a group commit's batch runs them: each row it has
+    written stays locked until the whole batch commits."""
+    connection = await asyncpg.connect(url)
+    try:
+        async with connection.transaction():
+            yield connection
+    finally:
+        await connection.close()
+
+
 @pytest.mark.postgres
 async def test_the_heartbeat_and_a_batch_of_final_writes_never_deadlock(pg_store: Store, postgresql_url: str) -> None:
     """A batch of final writes holds the rows it has written and takes the next; the heartbeat
@@ -211,17 +227,11 @@ async def test_the_heartbeat_and_a_batch_of_final_writes_never_deadlock(pg_store
     first, second = record(prompt="first", instance_id="me"), record(prompt="second", instance_id="me")
     await pg_store.create(**first)
     await pg_store.create(**second)
-    batch = await asyncpg.connect(postgresql_url)
-    try:
-        async with batch.transaction():
-            await batch.execute("UPDATE records SET status = 'complete' WHERE id = $1", first["id"])
-            # The heartbeat passes over the row being written instead of waiting for it.
-            await asyncio.wait_for(pg_store.heartbeat("me"), timeout=5)
-            await asyncio.wait_for(
-                batch.execute("UPDATE records SET status = 'complete' WHERE id = $1", second["id"]), timeout=5
-            )
-    finally:
-        await batch.close()
+    async with final_writes(postgresql_url) as batch:
+        await batch.execute(COMPLETE, first["id"])
+        # The heartbeat passes over the row being written instead of waiting for it.
+        await asyncio.wait_for(pg_store.heartbeat("me"), timeout=5)
+        await asyncio.wait_for(batch.execute(COMPLETE, second["id"]), timeout=5)
     assert {r["status"] for r in await rows(postgresql_url, "SELECT status FROM records")} == {"complete"}
 
 
@@ -231,12 +241,8 @@ async def test_the_sweep_passes_over_a_stream_whose_end_is_being_written(pg_stor
     ending, abandoned = record(prompt="ending", heartbeat_at=silent), record(prompt="abandoned", heartbeat_at=silent)
     await pg_store.create(**ending)
     await pg_store.create(**abandoned)
-    writer = await asyncpg.connect(postgresql_url)
-    try:
-        async with writer.transaction():
-            await writer.execute("UPDATE records SET status = 'complete' WHERE id = $1", ending["id"])
-            assert await asyncio.wait_for(pg_store.sweep(dt.timedelta(minutes=1)), timeout=5) == 1
-    finally:
-        await writer.close()
+    async with final_writes(postgresql_url) as batch:
+        await batch.execute(COMPLETE, ending["id"])
+        assert await asyncio.wait_for(pg_store.sweep(dt.timedelta(minutes=1)), timeout=5) == 1
     statuses = {prompt: status for prompt, (status, _) in (await stamps(postgresql_url)).items()}
     assert statuses == {"ending": "complete", "abandoned": "interrupted"}
