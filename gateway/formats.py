@@ -25,9 +25,9 @@ class ChunkEncoder:
     """Encodes one stream's `chat.completion.chunk` objects as compact JSON text."""
 
     def __init__(self, completion_id: str, model: str, created: int) -> None:
-        self._head = (
-            f'{{"id":{_dumps(completion_id)},"object":"chat.completion.chunk",'
-            f'"created":{created},"model":{_dumps(model)},"choices":'
+        self._head = (  # encode_basestring: what json.dumps(ensure_ascii=False) does for a str, ~5x faster
+            f'{{"id":{encode_basestring(completion_id)},"object":"chat.completion.chunk",'
+            f'"created":{created},"model":{encode_basestring(model)},"choices":'
         )
 
     def role(self) -> str:
@@ -46,7 +46,10 @@ class ChunkEncoder:
 
     def finish(self, reason: str) -> str:
         return (
-            self._head + '[{"index":0,"delta":{},"logprobs":null,"finish_reason":' + _dumps(reason) + '}],"usage":null}'
+            self._head
+            + '[{"index":0,"delta":{},"logprobs":null,"finish_reason":'
+            + encode_basestring(reason)
+            + '}],"usage":null}'
         )
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> str:

@@ -28,6 +28,12 @@ def test_content_chunk_escapes_text_and_keeps_unicode() -> None:
     assert "🙂" in line
 
 
+def test_a_model_name_with_quotes_and_unicode_stays_valid_json() -> None:
+    model = 'org/mödel "q" \\ \u2028'
+    chunk = json.loads(formats.ChunkEncoder("chatcmpl-x", model, 1).finish("stop"))
+    assert chunk["model"] == model and chunk["choices"][0]["finish_reason"] == "stop"
+
+
 def test_finish_and_usage_chunks() -> None:
     finish = json.loads(encoder().finish("length"))
     assert finish["choices"] == [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "length"}]
