@@ -18,17 +18,21 @@ from gateway.store import GroupCommit, Store, utcnow
 from tests.conftest import _clean, rows
 
 
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    database = Database(database_url)
+async def opened_store(url: str) -> AsyncIterator[Store]:
+    database = Database(url)
     await database.connect()
-    store = Store(database, kind)
+    store = Store(database, "sqlite" if url.startswith("sqlite") else "postgresql")
     try:
         yield store
     finally:
         await store.close()
         await database.disconnect()
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    async for store in opened_store(database_url):
+        yield store
 
 
 def record(**values: Any) -> dict[str, Any]:
@@ -194,14 +198,8 @@ async def test_the_sweep_marks_only_live_streams_silent_too_long_interrupted(sto
 @pytest.fixture
 async def pg_store(postgresql_url: str) -> AsyncIterator[Store]:
     await _clean(postgresql_url)
-    database = Database(postgresql_url)
-    await database.connect()
-    store = Store(database, "postgresql")
-    try:
+    async for store in opened_store(postgresql_url):
         yield store
-    finally:
-        await store.close()
-        await database.disconnect()
 
 
 COMPLETE = "UPDATE records SET status = 'complete' WHERE id = $1"
