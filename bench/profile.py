@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 
 from bench import loadgen
-from bench.run import FULL, PG_ADMIN_URL, Server, Workload, migrate, percentile, pg_admin, request_body
+from bench.run import FULL, PG_ADMIN_URL, Server, Workload, migrate, percentile, pg_admin, request_body, warm_up
 
 WORKLOADS = {w.name: w for w in FULL} | {"lone": Workload("lone", 20, 20, 200, 0.01)}
 OUT = Path(tempfile.gettempdir()) / "gateway-profile"
@@ -173,12 +173,7 @@ def main() -> int:
         else:
             path, body_key = f"/stream?stream_format={args.format}", "prompt"
         request = loadgen.post_request("127.0.0.1", port, path, request_body(body_key, workload))
-        # Warm-up as in bench.run: one-chunk streams at the workload's concurrency (50 at least),
-        # so the measured window opens no upstream connection.
-        warm = max(50, workload.concurrency)
-        warm_body = request_body(body_key, Workload("warm-up", warm, warm, 1, 0.0))
-        warm_request = loadgen.post_request("127.0.0.1", port, path, warm_body)
-        asyncio.run(loadgen.run("127.0.0.1", port, warm_request, warm, warm, b"tok0"))
+        asyncio.run(warm_up(port, path, body_key, max(50, workload.concurrency)))  # as bench.run, 50 at least
         spy = None
         if args.mode == "callgrind":
             subprocess.run(["callgrind_control", "-i", "on"], capture_output=True)

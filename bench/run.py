@@ -165,6 +165,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def warm_up(port: int, path: str, body_key: str, concurrency: int) -> None:
+    """One-chunk streams at the workload's concurrency, not measured: the measured window opens
+    no upstream connection."""
+    body = request_body(body_key, Workload("warm-up", concurrency, concurrency, 1, 0.0))
+    request = loadgen.post_request("127.0.0.1", port, path, body)
+    await loadgen.run("127.0.0.1", port, request, concurrency, concurrency, b"tok0")
+
+
 async def measure(target: Target, workload: Workload) -> dict[str, float]:
     body = request_body(target.body_key, workload)
     request = loadgen.post_request("127.0.0.1", target.server.port, target.path, body)
@@ -173,10 +181,7 @@ async def measure(target: Target, workload: Workload) -> dict[str, float]:
     # with as many upstream connections open as it needs. The fake upstream closes idle ones after
     # 5 s, so without it whichever target came first after a pause paid for opening them (1,000 in
     # `many`: 100-180 ms more time to first token than the same gateway's next target).
-    concurrency = workload.concurrency
-    warm = request_body(target.body_key, Workload(workload.name, concurrency, concurrency, 1, 0.0))
-    warm_request = loadgen.post_request("127.0.0.1", target.server.port, target.path, warm)
-    await loadgen.run("127.0.0.1", target.server.port, warm_request, concurrency, concurrency, b"tok0")
+    await warm_up(target.server.port, target.path, target.body_key, workload.concurrency)
     cpu0 = target.server.cpu_seconds()
     rss_peak = 0.0
     sampling = True
