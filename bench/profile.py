@@ -106,7 +106,7 @@ def loop_turns(log: Path, start: float, long: float = 0.020) -> str:
     turns = [(float(a) - start, float(b)) for a, b in (item.split(":") for item in line.split()[1:])]
     turns = [(at, length) for at, length in turns if at >= 0]
     if not turns:
-        return "loop turns: none measured"
+        return "loop probes: none in the measured window"
     lengths = sorted(length for _, length in turns)
     longest = max(turns, key=lambda turn: turn[1])
     over = [(at, length) for at, length in turns if length >= long]
