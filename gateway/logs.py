@@ -9,6 +9,7 @@ Handlers add fields to that line through `fields(scope)`.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import ipaddress
 import logging
@@ -183,6 +184,18 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # uvicorn cancels what still runs when its shutdown grace is over: a request that has
+            # sent nothing yet gets a 503 it can retry elsewhere, not uvicorn's bare 500 (its
+            # record, if it has one, is ended by the handler that was cut short).
+            if status != 0:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # answered: the cancellation ends here
+            status = 503
+            body = error_body("unavailable", "the gateway is shutting down; try again", rid, scope["path"])
+            await send_json(send_with_id, 503, body, [(b"retry-after", b"1")])
         except Exception:
             logging.getLogger("gateway").exception("unhandled error in %s %s", scope["method"], scope["path"])
             if status == 0:

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,8 @@ CONTENT_TYPES = {
     "chat.completions": "text/event-stream; charset=utf-8",
 }
 FINALISE_ATTEMPTS = 4
+SHUTDOWN_CUT = "the gateway is shutting down; the answer was cut short"
+SHUTDOWN_UNANSWERED = "the gateway is shutting down; the answer had not started"
 CHECKPOINT_SECONDS = 0.5
 
 
@@ -63,14 +65,27 @@ class Streams:
 
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     by_record: dict[uuid.UUID, Relay] = field(default_factory=dict)
+    settling: set[asyncio.Future[None]] = field(default_factory=set)
+
+    async def settle(self, work: Coroutine[Any, Any, None]) -> None:
+        """Work a shutdown must not cut short (the last write of a request it cancelled): run in a
+        task of its own, which `shutdown` waits for before the database is closed. It is started
+        before this first awaits, so a handler of the cancellation that calls it at once is
+        counted: uvicorn cancels the requests, then starts the lifespan's shutdown."""
+        task = asyncio.ensure_future(work)
+        self.settling.add(task)
+        task.add_done_callback(self.settling.discard)
+        with contextlib.suppress(asyncio.CancelledError):  # cancelled again: the task goes on
+            await asyncio.shield(task)
 
     async def shutdown(self, grace: float) -> None:
         for relay in list(self.by_record.values()):
             relay.stop("the gateway is shutting down")
-        pending = [asyncio.ensure_future(relay.finished.wait()) for relay in self.by_record.values()]
+        waiters = [asyncio.ensure_future(relay.finished.wait()) for relay in self.by_record.values()]
+        pending: list[asyncio.Future[Any]] = [*waiters, *self.settling]
         if pending:
             await asyncio.wait(pending, timeout=grace)
-            for waiter in pending:
+            for waiter in waiters:
                 waiter.cancel()
 
 
@@ -192,10 +207,17 @@ async def open_exchange(
     # every retry of every client would otherwise reach the upstream (and its bill).
     try:
         inner = await Opening(insert).open(llm, completion)
+    except asyncio.CancelledError:  # a shutdown: the client gets a 503 (logs.RequestContext)
+        await streams.settle(_unanswered(store, insert, record_id, started))
+        raise
     except Unavailable:
         raise  # the record could not be written
     except GatewayError as exc:
-        await _recorded(insert)
+        try:
+            await _recorded(insert)
+        except asyncio.CancelledError:
+            await streams.settle(_unanswered(store, insert, record_id, started, error=exc.message))
+            raise
         await finalise(
             store,
             record_id,
@@ -211,6 +233,9 @@ async def open_exchange(
     chunks: ChunkStream = inner if insert.done() else ReadAhead(inner)
     try:
         await _recorded(insert)
+    except asyncio.CancelledError:
+        await streams.settle(_unanswered(store, insert, record_id, started, chunks))
+        raise
     except Unavailable:
         await chunks.aclose()
         raise
@@ -219,10 +244,36 @@ async def open_exchange(
 
 async def _recorded(insert: asyncio.Future[None]) -> None:
     try:
-        await insert
+        await asyncio.shield(insert)  # a request cancelled meanwhile (shutdown) still has its record
     except Exception as exc:
         log.error("could not create a record: %s", exc)
         raise Unavailable("the gateway's database is unavailable; try again shortly") from None
+
+
+async def _unanswered(
+    store: Store,
+    insert: asyncio.Future[None],
+    record_id: uuid.UUID,
+    started: float,
+    chunks: ChunkStream | None = None,
+    error: str = SHUTDOWN_UNANSWERED,
+) -> None:
+    """A request a shutdown cancelled before its stream started: its upstream stream is closed and
+    its record, once written, ends `error` (with nothing relayed, the client is told 503)."""
+    if chunks is not None:
+        with contextlib.suppress(Exception):
+            await chunks.aclose()
+    try:
+        await insert
+    except Exception:
+        return  # never written (and logged as such)
+    values = {
+        "status": "error",
+        "error": error,
+        "completed_at": utcnow(),
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    await finalise(store, record_id, values)
 
 
 class Opening:
@@ -311,11 +362,23 @@ class ReadAhead:
 
 
 async def finalise(store: Store, record_id: uuid.UUID, values: dict[str, Any]) -> None:
+    """A record's last write, retried. One cancellation does not cut it: a shutdown that cancels a
+    stream as it writes its end (uvicorn's grace is over) has it written again at once (an UPDATE
+    by id) before the lifespan closes the database, and the task goes on as if not cancelled."""
     delay = 0.25
-    for attempt in range(1, FINALISE_ATTEMPTS + 1):
+    attempt = 1
+    cut = False
+    while True:
         try:
+            if attempt > 1:
+                await asyncio.sleep(delay)
+                delay *= 2
             await store.finish(record_id, **values)
             return
+        except asyncio.CancelledError:
+            if cut:
+                raise
+            cut = True
         except Exception as exc:
             if attempt == FINALISE_ATTEMPTS:
                 record = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in values.items()}
@@ -327,8 +390,7 @@ async def finalise(store: Store, record_id: uuid.UUID, values: dict[str, Any]) -
                     extra={"record_id": str(record_id), "record": record},
                 )
                 return
-            await asyncio.sleep(delay)
-            delay *= 2
+            attempt += 1
 
 
 class Relay(Response):
@@ -405,10 +467,11 @@ class Relay(Response):
                 self._keep_alive(send)
             outcome, error = await self._pump(send)
         except asyncio.CancelledError:
+            self.done = True  # so a second cancellation (the lifespan's `stop`) cannot cut the ending
             if self.client_gone:
                 outcome, error = "cancelled", None
             else:
-                reason = self.stop_reason or "the gateway is shutting down; the answer was cut short"
+                reason = self.stop_reason or SHUTDOWN_CUT
                 outcome, error = "error", ("shutdown", reason)
                 await self._send_error_ending(send, error)
         finally:

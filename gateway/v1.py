@@ -10,6 +10,7 @@ Errors carry OpenAI's fields (`message`, `type`, `param`, `code`) besides the re
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -22,7 +23,7 @@ from gateway.inputs import check_text, parse_int, read_json
 from gateway.llm import StreamFailed, Usage, estimate_prompt_tokens, estimate_tokens
 from gateway.settings import Settings
 from gateway.store import utcnow
-from gateway.streaming import Relay, finalise, open_exchange
+from gateway.streaming import SHUTDOWN_CUT, Relay, finalise, open_exchange
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
@@ -154,6 +155,17 @@ async def _complete(request: Request, exchange: Any) -> Response:
             usage = chunk.usage or usage
     except StreamFailed as exc:
         error = UpstreamError(exc.message)
+    except asyncio.CancelledError:  # a shutdown: the record keeps the text; the client gets a 503
+        values = {
+            "status": "error",
+            "response": "".join(texts),
+            "error": SHUTDOWN_CUT,
+            "completed_at": utcnow(),
+            "ttft_ms": round((first - exchange.started) * 1000, 3) if first else None,
+            "duration_ms": round((time.perf_counter() - exchange.started) * 1000, 3),
+        }
+        await request.state.streams.settle(finalise(store, exchange.record_id, values))
+        raise
     finally:
         await exchange.chunks.aclose()
     text = "".join(texts)

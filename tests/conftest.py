@@ -139,6 +139,24 @@ def with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
     return asgi
 
 
+def json_post_scope(path: str, query: str = "") -> dict[str, Any]:
+    """The scope of a JSON POST, as a server hands it to the app (for tests that call it directly)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"gateway")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("gateway", 80),
+    }
+
+
 class Gateway(httpx.AsyncClient):
     state: dict[str, Any]
     app: ASGIApp

@@ -15,7 +15,7 @@ from gateway.llm import Chunk, Completion, MockLLM, StreamFailed
 from gateway.settings import Settings
 from gateway.streaming import Relay
 from gateway.upstream import OpenAI
-from tests.conftest import Gateway, unreachable_store
+from tests.conftest import Gateway, json_post_scope, unreachable_store
 
 
 class ScriptedLLM(MockLLM):
@@ -73,20 +73,7 @@ async def drive(
             if disconnect_after is not None and len(sent) >= disconnect_after:
                 gone.set()
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/stream",
-        "raw_path": b"/stream",
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"host", b"gateway")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("gateway", 80),
-    }
+    scope = json_post_scope("/stream", query)
     await asyncio.wait_for(gateway.app(scope, receive, send), timeout=10)  # type: ignore[arg-type]
     return sent, left_at
 
