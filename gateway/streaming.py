@@ -690,7 +690,7 @@ class Relay(Response):
             metrics.labelled(metrics.TOKENS, "in").inc(usage.prompt_tokens)
             metrics.labelled(metrics.TOKENS, "out").inc(usage.completion_tokens)
         if self.checkpoint_task is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):  # a shutdown's: the end is written
                 await self.checkpoint_task
         try:
             await finalise(self.store, self.record_id, values)

@@ -106,6 +106,21 @@ def slow_inserts(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> asyncio.E
     return asked
 
 
+def slow_first_call(monkeypatch: pytest.MonkeyPatch, store: Any, method: str) -> asyncio.Event:
+    """The first call of one of the store's writes starts 0.3 s late; the event is set then."""
+    original = getattr(store, method)
+    called = asyncio.Event()
+
+    async def slow(*args: Any, **kwargs: Any) -> None:
+        if not called.is_set():
+            called.set()
+            await asyncio.sleep(0.3)
+        await original(*args, **kwargs)
+
+    monkeypatch.setattr(store, method, slow)
+    return called
+
+
 def is_shutdown_503(call: Call) -> bool:
     error = json.loads(call.body)["error"]
     return call.status == 503 and error["type"] == "unavailable" and call.headers.get(b"retry-after") == b"1"
@@ -147,17 +162,7 @@ async def test_a_stream_cut_as_it_writes_its_end_keeps_its_whole_text(
     make_gateway: Any, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gateway = await make_gateway(llm=ScriptedLLM(words=3, delay=0))
-    store = gateway.state["store"]
-    finish = store.finish
-    writing = asyncio.Event()
-
-    async def slow_first_finish(record_id: Any, **values: Any) -> None:
-        if not writing.is_set():
-            writing.set()
-            await asyncio.sleep(0.3)  # cancelled here
-        await finish(record_id, **values)
-
-    monkeypatch.setattr(store, "finish", slow_first_finish)
+    writing = slow_first_call(monkeypatch, gateway.state["store"], "finish")  # cut in it
     call = Call(gateway, "/stream", {"prompt": "hello"})
     await asyncio.wait_for(writing.wait(), 5)
     await uvicorn_grace_is_over(gateway, call)
@@ -213,3 +218,18 @@ async def test_a_refusal_cut_while_its_record_is_being_written_is_recorded_with_
     assert is_shutdown_503(call)
     record = await only_record(database_url)
     assert (record["status"], record["error"]) == ("error", "the upstream refused")
+
+
+async def test_a_detached_stream_cut_while_its_last_checkpoint_is_written_keeps_its_whole_text(
+    make_gateway: Any, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = await make_gateway(llm=ScriptedLLM(words=3, delay=0))
+    # The stream ends during its first checkpoint, and waits for it before writing its end.
+    checkpointing = slow_first_call(monkeypatch, gateway.state["store"], "checkpoint")
+    call = Call(gateway, "/stream", {"prompt": "hello", "on_disconnect": "detach"})
+    await asyncio.wait_for(checkpointing.wait(), 5)
+    await asyncio.sleep(0.05)
+    await uvicorn_grace_is_over(gateway, call)
+    assert call.body == b" w0 w1 w2" and call.ended
+    record = await only_record(database_url)
+    assert (record["status"], record["response"]) == ("complete", " w0 w1 w2")
