@@ -34,7 +34,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         422: "A field is invalid; the message names it",
         429: "Rate limited (see Retry-After)",
         502: "The upstream failed",
-        503: "The upstream is rate-limiting, or the database is unavailable",
+        503: "The database is unavailable, the upstream is rate-limiting, or the gateway is shutting down",
         504: "The upstream did not answer in time",
     }
     return {str(status): _json(_ref("Error"), meaning[status]) for status in statuses}
@@ -148,19 +148,22 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                         {"name": "before", "in": "query", "schema": {"type": "string"}},
                         {"name": "conversation_id", "in": "query", "schema": {"type": "string", "format": "uuid"}},
                     ],
-                    "responses": {"200": _json(_ref("HistoryPage"), "A page of records"), **_errors(401, 422, 429)},
+                    "responses": {
+                        "200": _json(_ref("HistoryPage"), "A page of records"),
+                        **_errors(401, 422, 429, 503),
+                    },
                 }
             },
             "/history/{record_id}": {
                 "get": {
                     "summary": "One record",
                     "parameters": [record_id],
-                    "responses": {"200": _json(_ref("Record"), "The record"), **_errors(401, 404, 422, 429)},
+                    "responses": {"200": _json(_ref("Record"), "The record"), **_errors(401, 404, 422, 429, 503)},
                 },
                 "delete": {
                     "summary": "Delete a record",
                     "parameters": [record_id],
-                    "responses": {"204": {"description": "Deleted"}, **_errors(401, 404, 422, 429)},
+                    "responses": {"204": {"description": "Deleted"}, **_errors(401, 404, 422, 429, 503)},
                 },
             },
             "/search": {
@@ -181,7 +184,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                             "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
                         },
                     ],
-                    "responses": {"200": _json(_ref("SearchPage"), "Ranked matches"), **_errors(401, 422, 429)},
+                    "responses": {"200": _json(_ref("SearchPage"), "Ranked matches"), **_errors(401, 422, 429, 503)},
                 }
             },
             "/v1/chat/completions": {
@@ -247,7 +250,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
             "/v1/models": {
                 "get": {
                     "summary": "OpenAI-compatible model list",
-                    "responses": {"200": _json({"type": "object"}, "The models"), **_errors(401, 429)},
+                    "responses": {"200": _json({"type": "object"}, "The models"), **_errors(401, 429, 503)},
                 }
             },
             "/": {

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from gateway import openapi
+from gateway.settings import Settings
 from tests.conftest import Gateway, unreachable_store
 from tests.test_stream_api import assert_error
 
@@ -124,7 +126,15 @@ async def test_history_total_is_capped_at_ten_thousand_with_a_lower_bound_flag(g
 async def test_reads_while_the_database_is_unreachable_are_503_not_500(make_gateway: Any, tmp_path: Any) -> None:
     gateway = await make_gateway()
     gateway.state["store"] = await unreachable_store(gateway.state["store"], tmp_path)
-    for path in ("/history", f"/history/{uuid.uuid4()}", "/search?query=x"):
-        response = await gateway.get(path)
+    described = openapi.spec(Settings(), "x")["paths"]
+    record = f"/history/{uuid.uuid4()}"
+    for method, path, template in (
+        ("GET", "/history", "/history"),
+        ("GET", record, "/history/{record_id}"),
+        ("DELETE", record, "/history/{record_id}"),
+        ("GET", "/search?query=x", "/search"),
+    ):
+        response = await gateway.request(method, path)
         assert_error(response, 503)
         assert response.json()["error"]["type"] == "unavailable"
+        assert "503" in described[template][method.lower()]["responses"], f"{method} {template}: 503 not described"
