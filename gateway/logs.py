@@ -24,7 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
-from gateway.errors import GatewayError, error_body
+from gateway.errors import GatewayError, Unavailable, error_body
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 access_log = logging.getLogger("gateway.access")
@@ -193,9 +193,9 @@ class RequestContext:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()  # answered: the cancellation ends here
-            status = 503
-            body = error_body("unavailable", "the gateway is shutting down; try again", rid, scope["path"])
-            await send_json(send_with_id, 503, body, [(b"retry-after", b"1")])
+            shutting_down = Unavailable("the gateway is shutting down; try again", {"retry-after": "1"})
+            status = shutting_down.status
+            await send_error(scope, send_with_id, shutting_down)
         except Exception:
             logging.getLogger("gateway").exception("unhandled error in %s %s", scope["method"], scope["path"])
             if status == 0:

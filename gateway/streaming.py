@@ -218,16 +218,7 @@ async def open_exchange(
         except asyncio.CancelledError:
             await streams.settle(_unanswered(store, insert, record_id, started, error=exc.message))
             raise
-        await finalise(
-            store,
-            record_id,
-            {
-                "status": "error",
-                "error": exc.message,
-                "completed_at": utcnow(),
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            },
-        )
+        await _end_unstarted(store, record_id, started, exc.message)
         logs.fields(request.scope).update(record_id=str(record_id), stream_format=stream_format, outcome="error")
         raise
     chunks: ChunkStream = inner if insert.done() else ReadAhead(inner)
@@ -267,6 +258,11 @@ async def _unanswered(
         await insert
     except Exception:
         return  # never written (and logged as such)
+    await _end_unstarted(store, record_id, started, error)
+
+
+async def _end_unstarted(store: Store, record_id: uuid.UUID, started: float, error: str) -> None:
+    """The end of a record whose stream never started (refused, or cut by a shutdown)."""
     values = {
         "status": "error",
         "error": error,
