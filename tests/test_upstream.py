@@ -8,6 +8,7 @@ import datetime as dt
 import gzip
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ import respx
 from gateway.errors import BadRequest, UpstreamBusy, UpstreamError, UpstreamTimeout
 from gateway.llm import Chunk, Completion, StreamFailed
 from gateway.settings import Settings
-from gateway.upstream import OpenAI, parse_line, retry_after_seconds
+from gateway.upstream import OpenAI, Transport, parse_line, retry_after_seconds
 
 BASE = "http://upstream.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -457,3 +458,86 @@ async def test_a_connection_lost_after_done_leaves_the_answer_whole() -> None:
         assert await ask(llm, "cut") == "hi"
         assert await ask(llm, "together") == "hi"
     assert upstream.connections == 2
+
+
+class RawUpstream:
+    """A listening socket read and answered by hand, and the gateway's transport pointed at it: what
+    the transport writes, and when, is seen as the upstream sees it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.setblocking(False)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/v1/chat/completions"
+        self.transport = Transport(max_connections=10, keepalive_expiry=30)
+
+    def post(self, body: bytes) -> asyncio.Future[httpx.Response]:
+        return asyncio.ensure_future(self.transport.handle_async_request(httpx.Request("POST", self.url, content=body)))
+
+    async def read(self, connection: socket.socket, ending: bytes, at_least: int = 0) -> bytes:
+        received = bytearray()
+        while not received.endswith(ending) or len(received) < at_least:
+            received += await self.loop.sock_recv(connection, 1024 * 1024)
+        return bytes(received)
+
+    async def answer(self, connection: socket.socket, request: asyncio.Future[httpx.Response]) -> None:
+        await self.loop.sock_sendall(connection, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        response = await request
+        assert await response.aread() == b"ok"
+        await response.aclose()
+
+    async def close(self) -> None:
+        await self.transport.aclose()
+        self.listener.close()
+
+
+async def test_a_request_is_on_the_wire_before_its_task_first_waits() -> None:
+    # aiohttp writes a request that has a body in a task of its own, on Python 3.11 a turn of the
+    # loop later: in a burst of 1,000 requests, only after every other request's set-up. The
+    # gateway's transport sends it within the step that makes it (README, "Performance").
+    upstream = RawUpstream()
+    try:
+        first = upstream.post(b'{"n": 1}')
+        connection, _ = await upstream.loop.sock_accept(upstream.listener)
+        await upstream.read(connection, b'{"n": 1}')
+        await upstream.answer(connection, first)
+
+        second = upstream.post(b'{"n": 2}')  # on the same connection, from the pool
+        await asyncio.sleep(0)  # the request's task takes its first step, up to its first wait
+        try:
+            sent = connection.recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = b""
+        assert sent.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+        assert sent.endswith(b'\r\n\r\n{"n": 2}')  # headers and body in one write, as aiohttp sends them
+        await upstream.answer(connection, second)
+        connection.close()
+    finally:
+        await upstream.close()
+
+
+async def test_a_body_that_fills_the_socket_goes_on_in_aiohttps_task_to_its_end_or_its_cancellation() -> None:
+    # The writer started in the request's step stops at its first wait when the socket is full;
+    # the rest runs in aiohttp's task as before: the whole body arrives, and a request cancelled
+    # while its body is stuck ends at once (its writer with it).
+    upstream = RawUpstream()
+    body = b"x" * (32 * 1024 * 1024)
+    try:
+        request = upstream.post(body)
+        connection, _ = await upstream.loop.sock_accept(upstream.listener)
+        await asyncio.sleep(0.05)
+        assert not request.done()  # its body is stuck: nothing is read yet
+        assert (await upstream.read(connection, b"x" * 16, len(body))).endswith(b"\r\n\r\n" + body)
+        await upstream.answer(connection, request)
+
+        stuck = upstream.post(body)
+        await asyncio.sleep(0.05)
+        stuck.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(stuck, 5)
+        await asyncio.sleep(0)
+        left = [repr(task.get_coro()) for task in asyncio.all_tasks()]
+        assert not [name for name in left if "write_bytes" in name or "_rest_of" in name]
+        connection.close()
+    finally:
+        await upstream.close()
