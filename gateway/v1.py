@@ -146,6 +146,18 @@ async def _complete(request: Request, exchange: Any) -> Response:
     usage: Usage | None = None
     first: float | None = None
     error: GatewayError | None = None
+
+    def ending(failure: str | None) -> dict[str, Any]:
+        """The record's last write: the text so far, `error` with `failure` or `complete`."""
+        return {
+            "status": "error" if failure else "complete",
+            "response": "".join(texts),
+            "error": failure,
+            "completed_at": utcnow(),
+            "ttft_ms": round((first - exchange.started) * 1000, 3) if first else None,
+            "duration_ms": round((time.perf_counter() - exchange.started) * 1000, 3),
+        }
+
     try:
         async for chunk in exchange.chunks:
             if chunk.text:
@@ -156,15 +168,7 @@ async def _complete(request: Request, exchange: Any) -> Response:
     except StreamFailed as exc:
         error = UpstreamError(exc.message)
     except asyncio.CancelledError:  # a shutdown: the record keeps the text; the client gets a 503
-        values = {
-            "status": "error",
-            "response": "".join(texts),
-            "error": SHUTDOWN_CUT,
-            "completed_at": utcnow(),
-            "ttft_ms": round((first - exchange.started) * 1000, 3) if first else None,
-            "duration_ms": round((time.perf_counter() - exchange.started) * 1000, 3),
-        }
-        await request.state.streams.settle(finalise(store, exchange.record_id, values))
+        await request.state.streams.settle(finalise(store, exchange.record_id, ending(SHUTDOWN_CUT)))
         raise
     finally:
         await exchange.chunks.aclose()
@@ -173,22 +177,11 @@ async def _complete(request: Request, exchange: Any) -> Response:
         error = UpstreamError("the upstream closed the stream before it finished")
     if usage is None:
         usage = Usage(estimate_prompt_tokens(exchange.completion.messages), estimate_tokens(text), estimated=True)
-    now = time.perf_counter()
-    await finalise(
-        store,
-        exchange.record_id,
-        {
-            "status": "error" if error else "complete",
-            "response": text,
-            "error": error.message if error else None,
-            "completed_at": utcnow(),
-            "ttft_ms": round((first - exchange.started) * 1000, 3) if first else None,
-            "duration_ms": round((now - exchange.started) * 1000, 3),
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "usage_estimated": usage.estimated,
-        },
+    values = ending(error.message if error else None)
+    values.update(
+        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, usage_estimated=usage.estimated
     )
+    await finalise(store, exchange.record_id, values)
     if error is not None:
         raise error
     return JSONResponse(
