@@ -6,7 +6,7 @@
 Records are loaded through each driver's bulk path (COPY on PostgreSQL, executemany in one
 transaction on SQLite). Planted words give known selectivities: `zebrafinch` in 0.05 % of the
 records, `marmoset` in 1 %, `weather` in 35 %, and `aardvark` in exactly 38. Each query is timed
-20 times through `Store` (the code the routes call); the table shows p50 and p95.
+20 times through `Search` and `Store` (the code the routes call); the table shows p50 and p95.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from typing import Any
 
 from databases import Database
 
-from gateway.store import Store, _sqlite_value, decode_cursor
+from gateway.database import sqlite_value
+from gateway.search import Search
+from gateway.store import Store, decode_cursor
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -102,7 +104,7 @@ def load_sqlite(path: str, rows: list[tuple[Any, ...]]) -> None:
     with connection:
         connection.executemany(
             f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-            ([_sqlite_value(v) for v in row] for row in rows),
+            ([sqlite_value(v) for v in row] for row in rows),
         )
     connection.execute("ANALYZE")
     connection.close()
@@ -122,12 +124,12 @@ async def timed(action: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
 async def measure(kind: str, url: str, count: int) -> list[tuple[str, str, float, float, str]]:
     database = Database(url)
     await database.connect()
-    store = Store(database, kind)
+    store, search = Store(database, kind), Search(database, kind)
     results = []
     try:
         for term in ("aardvark", "zebrafinch", "marmoset", "weather"):
-            found = await store.search(term, "english", 10, 0)
-            p50, p95 = await timed(lambda term=term: store.search(term, "english", 10, 0))  # type: ignore[misc]
+            found = await search.find(term, "english", 10, 0)
+            p50, p95 = await timed(lambda term=term: search.find(term, "english", 10, 0))  # type: ignore[misc]
             total = f"{found.total}{'+' if found.total_is_lower_bound else ''}"
             results.append((kind, f"search '{term}' (total {total})", p50, p95, ""))
         first = await store.page(limit=10)

@@ -1,9 +1,8 @@
-"""API keys: making, hashing and checking them, and the auth middleware.
+"""Who is calling: the presented key checked against the operator's and the stored ones, and the
+auth middleware.
 
-A key is `gw_` and 43 characters of `secrets.token_urlsafe(32)` (256 random bits). Only its
-SHA-256 is stored (a slow hash adds nothing to a key of 256 random bits); a presented key is
-hashed, looked up by hash, and compared in constant time. Lookups are cached for
-`KEY_CACHE_SECONDS`, so a revoked key stops working within that time on every instance.
+A presented key is hashed, looked up by hash, and compared in constant time. Lookups are cached
+for `KEY_CACHE_SECONDS`, so a revoked key stops working within that time on every instance.
 
 The middleware accepts `X-API-Key: k`, `Authorization: Bearer k`, and `?api_key=k` on
 `GET /stream` only (EventSource cannot send headers). With no `API_KEY` and no key ever created the
@@ -13,10 +12,8 @@ gateway is open (revoking every key does not open it again). /health, /metrics a
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,21 +24,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import logs
 from gateway.errors import Unauthorized, Unavailable
-from gateway.store import StoredKey
+from gateway.keys import StoredKey, hash_key
 
-KEY_PREFIX = "gw_"
 KEY_CACHE_SECONDS = 5.0
 PRINCIPAL_KEY = "gateway.principal"
 OPEN_PATHS = frozenset(("/health", "/metrics", "/", "/favicon.ico"))
 OPEN_PREFIXES = ("/static/",)
-
-
-def new_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -63,14 +51,16 @@ ANYONE = Principal(name="open")
 
 
 class KeyLookup(Protocol):
-    """What the middleware needs from the database (the store), behind a short cache."""
+    """What the middleware needs from the database (a KeyStore), behind a short cache."""
 
-    async def find_key(self, key_hash: str) -> StoredKey | None: ...
+    async def find(self, key_hash: str) -> StoredKey | None: ...
 
-    async def any_keys(self) -> bool: ...
+    async def any_created(self) -> bool: ...
 
 
 class Keys:
+    """The operator's key and the stored ones, each stored lookup cached for KEY_CACHE_SECONDS."""
+
     def __init__(self, operator_key: str, lookup: KeyLookup) -> None:
         self._operator_hash = hash_key(operator_key) if operator_key else ""
         self._lookup = lookup
@@ -87,7 +77,7 @@ class Keys:
             return active
         # One query for a burst of requests, not one each.
         if self._checking is None or self._checking.done():
-            self._checking = asyncio.ensure_future(self._lookup.any_keys())
+            self._checking = asyncio.ensure_future(self._lookup.any_created())
         active = await asyncio.shield(self._checking)
         self._active = (time.monotonic(), active)
         return active
@@ -101,7 +91,7 @@ class Keys:
         if cached is not None and now - cached[0] <= KEY_CACHE_SECONDS:
             stored = cached[1]
         else:
-            stored = await self._lookup.find_key(presented)
+            stored = await self._lookup.find(presented)
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[presented] = (now, stored)

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from databases import Database
 
-from gateway.auth import hash_key, new_key
+from gateway.keys import KeyExists, KeyStore, hash_key, new_key
 from gateway.settings import ConfigError, Settings
-from gateway.store import KeyExists, Store
 
 NAME = re.compile(r"[A-Za-z0-9._@-]{1,100}")
 
@@ -45,12 +44,12 @@ def key_name(text: str) -> str:
 async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
     database = Database(settings.database_url)
     await database.connect()
-    store = Store(database, settings.database_kind)
+    store = KeyStore(database)
     try:
         if args.action == "create":
             key = new_key()
             try:
-                stored = await store.create_key(args.name, hash_key(key), args.rate_limit)
+                stored = await store.create(args.name, hash_key(key), args.rate_limit)
             except KeyExists as exc:
                 print(f"gateway: {exc}", file=sys.stderr)
                 return 1
@@ -59,19 +58,18 @@ async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
             print(f"created key {stored.name!r} (rate limit: {limit}); it is shown only once", file=sys.stderr)
         elif args.action == "list":
             print(f"{'name':<24} {'status':<8} {'rate limit':<12} created")
-            for stored in await store.list_keys():
+            for stored in await store.list_all():
                 status = "revoked" if stored.revoked_at else "active"
                 limit = f"{stored.rate_limit[0]}/{stored.rate_limit[1]}s" if stored.rate_limit else "default"
                 created = stored.created_at.isoformat(timespec="seconds") if stored.created_at else ""
                 print(f"{stored.name:<24} {status:<8} {limit:<12} {created}")
         elif args.action == "revoke":
-            if not await store.revoke_key(args.name):
+            if not await store.revoke(args.name):
                 print(f"gateway: no active key named {args.name!r}", file=sys.stderr)
                 return 1
             print(f"revoked key {args.name!r}", file=sys.stderr)
         return 0
     finally:
-        await store.close()
         await database.disconnect()
 
 

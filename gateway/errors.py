@@ -78,6 +78,22 @@ class UpstreamTimeout(GatewayError):
     status, type = 504, "upstream_timeout"
 
 
+# What each status means, as the API description says it.
+ERRORS = {
+    400: "Malformed JSON, or the upstream rejected the request",
+    401: "Missing or invalid API key",
+    404: "Unknown, or not the caller's",
+    408: "The body did not arrive in time",
+    413: "Body too large",
+    415: "Not application/json",
+    422: "A field is invalid; the message names it",
+    429: "Rate limited (see Retry-After)",
+    502: "The upstream failed",
+    503: "The database is unavailable, the upstream is rate-limiting, or the gateway is shutting down",
+    504: "The upstream did not answer in time",
+}
+
+
 def error_body(type_: str, message: str, request_id: str | None = None, path: str = "") -> bytes:
     """The JSON error; under /v1/ it also carries OpenAI's `param` and `code`, for its SDKs."""
     error: dict[str, str | None] = {"type": type_, "message": message}

@@ -1,9 +1,14 @@
-"""Pure encoders for the three stream formats: text, OpenAI NDJSON chunks and SSE frames.
+"""Pure encoders: how one stream's events become bytes in each format.
 
-Chunk objects are shaped as OpenAI sends them with `stream_options.include_usage`: the same
-`id` on every chunk, `role` in the first delta, `"usage": null` until the last chunk, which
-carries usage and empty `choices`. The constant parts of a chunk are encoded once per stream;
-only the text is escaped per chunk.
+`text` sends the text alone. `openai` sends one `chat.completion.chunk` JSON object a line (NDJSON);
+`sse` the same objects as Server-Sent Events with `id: <record_id>:<offset>` (offset: characters of
+the answer sent so far) and `data: [DONE]` last; `chat.completions` (`/v1`) OpenAI's own SSE,
+without ids. SSE events are encoded by sse-starlette's `ServerSentEvent`.
+
+Chunk objects are shaped as OpenAI sends them with `stream_options.include_usage`: the same `id`
+on every chunk, `role` in the first delta, `"usage": null` until the last chunk, which carries
+usage and empty `choices`. The constant parts of a chunk are encoded once per stream; only the
+text is escaped per chunk.
 """
 
 from __future__ import annotations
@@ -11,14 +16,22 @@ from __future__ import annotations
 import json
 from json.encoder import encode_basestring
 
+from sse_starlette import ServerSentEvent
+
 FORMATS = ("text", "openai", "sse")
+SEP = "\n"  # sse-starlette's default is \r\n; \n alone is what OpenAI sends
 
-SSE_DONE = b"data: [DONE]\n\n"
-SSE_KEEPALIVE = b": keep-alive\n\n"
+SSE_DONE = ServerSentEvent("[DONE]", sep=SEP).encode()
+SSE_KEEPALIVE = ServerSentEvent(comment="keep-alive", sep=SEP).encode()
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def completion_id(record_id_hex: str) -> str:
+    """OpenAI's id for the completion of a record, the same in every chunk and answer."""
+    return f"chatcmpl-{record_id_hex}"
+
+
+def error_chunk(type_: str, message: str) -> str:
+    return json.dumps({"error": {"type": type_, "message": message}}, separators=(",", ":"), ensure_ascii=False)
 
 
 class ChunkEncoder:
@@ -60,15 +73,95 @@ class ChunkEncoder:
         )
 
 
-def error_chunk(type_: str, message: str) -> str:
-    return _dumps({"error": {"type": type_, "message": message}})
+class TextFrames:
+    """`text`: the answer's text as it comes, and nothing else (a failure is in the record only)."""
+
+    content_type = "text/plain; charset=utf-8"
+    structured = False
+
+    def role(self) -> bytes:
+        return b""
+
+    def content(self, text: str, offset: int) -> bytes:
+        return text.encode()
+
+    def finish(self, reason: str, offset: int) -> bytes:
+        return b""
+
+    def usage(self, prompt_tokens: int, completion_tokens: int, offset: int) -> bytes:
+        return b""
+
+    def error(self, type_: str, message: str, offset: int) -> bytes:
+        return b""
+
+    def done(self) -> bytes:
+        return b""
 
 
-def ndjson(data: str) -> bytes:
-    return (data + "\n").encode()
+class NdjsonFrames(TextFrames):
+    """`openai`: one chunk object a line."""
+
+    content_type = "application/x-ndjson"
+    structured = True
+
+    def __init__(self, encoder: ChunkEncoder) -> None:
+        self.encoder = encoder
+
+    def frame(self, data: str, offset: int) -> bytes:
+        return (data + "\n").encode()
+
+    def role(self) -> bytes:
+        return self.frame(self.encoder.role(), 0)
+
+    def content(self, text: str, offset: int) -> bytes:
+        return self.frame(self.encoder.content(text), offset)
+
+    def finish(self, reason: str, offset: int) -> bytes:
+        return self.frame(self.encoder.finish(reason), offset)
+
+    def usage(self, prompt_tokens: int, completion_tokens: int, offset: int) -> bytes:
+        return self.frame(self.encoder.usage(prompt_tokens, completion_tokens), offset)
+
+    def error(self, type_: str, message: str, offset: int) -> bytes:
+        return self.frame(error_chunk(type_, message), offset)
 
 
-def sse(data: str, event_id: str | None = None) -> bytes:
-    if event_id is None:
-        return ("data: " + data + "\n\n").encode()
-    return ("id: " + event_id + "\ndata: " + data + "\n\n").encode()
+class SseFrames(NdjsonFrames):
+    """`sse`: each chunk an event whose id is `<record_id>:<offset>`, so a reconnecting
+    EventSource says where to resume; `[DONE]` last."""
+
+    content_type = "text/event-stream; charset=utf-8"
+
+    def __init__(self, encoder: ChunkEncoder, event_prefix: str) -> None:
+        super().__init__(encoder)
+        self.event_prefix = event_prefix
+
+    def frame(self, data: str, offset: int) -> bytes:
+        return ServerSentEvent(data, id=self.event_prefix + str(offset), sep=SEP).encode()
+
+    def done(self) -> bytes:
+        return SSE_DONE
+
+
+class ChatSseFrames(SseFrames):
+    """`/v1/chat/completions`: OpenAI's own SSE, events without ids."""
+
+    def __init__(self, encoder: ChunkEncoder) -> None:
+        super().__init__(encoder, "")
+
+    def frame(self, data: str, offset: int) -> bytes:
+        return ServerSentEvent(data, sep=SEP).encode()
+
+
+Frames = TextFrames  # every format's frames have TextFrames' methods
+
+
+def frames_for(stream_format: str, record_id: str, record_hex: str, model: str, created: int) -> Frames:
+    if stream_format == "text":
+        return TextFrames()
+    encoder = ChunkEncoder(completion_id(record_hex), model, created)
+    if stream_format == "openai":
+        return NdjsonFrames(encoder)
+    if stream_format == "sse":
+        return SseFrames(encoder, record_id + ":")
+    return ChatSseFrames(encoder)

@@ -1,12 +1,18 @@
-"""Reading and validating what clients send: bounded JSON bodies and the /stream parameters."""
+"""What clients send, read and validated: bounded JSON bodies, and every route's fields.
+
+Each field is declared once, as a `Field`: its parser (which raises `Invalid` naming it) and its
+JSON Schema are made from the same bounds, and the OpenAPI description (openapi.py) is built from
+these declarations, so the two cannot drift.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +21,14 @@ from starlette.requests import Request
 from gateway.errors import BadRequest, Invalid, PayloadTooLarge, RequestTimeout, UnsupportedMedia
 from gateway.formats import FORMATS
 
-DISCONNECT_POLICIES = ("cancel", "detach")
 # A client that trickles its body (slowloris) is cut off after this long.
 BODY_SECONDS = 15.0
+MAX_MODEL_CHARS = 200
+MAX_TOKENS = 1_000_000
+MAX_OFFSET = 1_000_000_000  # PostgreSQL's bigint would overflow long before; nobody pages this deep
+MAX_PAGE = 100
+MAX_QUERY_CHARS = 10_000
+DISCONNECT_POLICIES = ("cancel", "detach")
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
@@ -45,6 +56,16 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 
+def check_text(value: str, name: str) -> None:
+    """Text a database can store: no NUL, no unpaired surrogate."""
+    if "\x00" in value:
+        raise Invalid(f"{name} must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise Invalid(f"{name} must be valid Unicode text (it holds an unpaired surrogate)") from None
+
+
 def parse_uuid(value: object, name: str) -> uuid.UUID:
     if not isinstance(value, str):
         raise Invalid(f"{name} must be a UUID string")
@@ -68,7 +89,7 @@ def parse_int(value: object, name: str, low: int, high: int | None = None) -> in
     return value
 
 
-def _float(value: object, name: str, low: float, high: float) -> float:
+def parse_number(value: object, name: str, low: float, high: float) -> float:
     if isinstance(value, str):
         try:
             value = float(value.strip())
@@ -81,12 +102,10 @@ def _float(value: object, name: str, low: float, high: float) -> float:
     return float(value)
 
 
-def _text(value: object, name: str, max_chars: int, required: bool = False) -> str | None:
-    if value is None and not required:
-        return None
+def parse_text(value: object, name: str, max_chars: int, non_blank: bool = False) -> str:
     if not isinstance(value, str):
         raise Invalid(f"{name} must be a string")
-    if required and not value.strip():
+    if non_blank and not value.strip():
         raise Invalid(f"{name} must not be blank")
     check_text(value, name)
     if len(value) > max_chars:
@@ -94,20 +113,70 @@ def _text(value: object, name: str, max_chars: int, required: bool = False) -> s
     return value
 
 
-def check_text(value: str, name: str) -> None:
-    """Text a database can store: no NUL, no unpaired surrogate."""
-    if "\x00" in value:
-        raise Invalid(f"{name} must not contain NUL characters")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise Invalid(f"{name} must be valid Unicode text (it holds an unpaired surrogate)") from None
+@dataclass(frozen=True)
+class Field:
+    """One field of a body or a query: how it is read, and how the API description shows it."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    schema: dict[str, Any]
+    required: bool = False
+    default: Any = None
 
 
-def choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise Invalid(f"{name} must be one of {', '.join(allowed)}")
-    return str(value)
+def text(name: str, max_chars: int, *, required: bool = False, non_blank: bool = False) -> Field:
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_chars}
+    if non_blank:
+        schema.update(minLength=1, pattern=r"\S")
+    return Field(name, lambda v: parse_text(v, name, max_chars, non_blank), schema, required)
+
+
+def integer(name: str, low: int, high: int, default: int | None = None) -> Field:
+    schema: dict[str, Any] = {"type": "integer", "minimum": low, "maximum": high}
+    if default is not None:
+        schema["default"] = default
+    return Field(name, lambda v: parse_int(v, name, low, high), schema, default=default)
+
+
+def number(name: str, low: float, high: float) -> Field:
+    return Field(name, lambda v: parse_number(v, name, low, high), {"type": "number", "minimum": low, "maximum": high})
+
+
+def uuid_field(name: str) -> Field:
+    return Field(name, lambda v: parse_uuid(v, name), {"type": "string", "format": "uuid"})
+
+
+def choice(name: str, options: tuple[str, ...], default: str) -> Field:
+    def parse(value: Any) -> str:
+        if value not in options:
+            raise Invalid(f"{name} must be one of {', '.join(options)}")
+        return str(value)
+
+    return Field(name, parse, {"type": "string", "enum": list(options), "default": default}, default=default)
+
+
+def parse_fields(
+    fields: Sequence[Field], data: Mapping[str, Any], extra: frozenset[str] = frozenset(), strict: bool = True
+) -> dict[str, Any]:
+    """Each field's value (absent or null: its default). Strict: an unknown name is refused,
+    so a typo does not pass silently; `extra` names are handled elsewhere (auth, resuming)."""
+    if strict:
+        unknown = sorted(set(data) - {field.name for field in fields} - extra)
+        if unknown:
+            raise Invalid(f"unknown field: {unknown[0]}")
+    values: dict[str, Any] = {}
+    for field in fields:
+        raw = data.get(field.name)
+        if raw is None:
+            if field.required:
+                raise Invalid(f"{field.name} is required")
+            values[field.name] = field.default
+        else:
+            values[field.name] = field.parse(raw)
+    return values
+
+
+# --- /stream -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -122,37 +191,41 @@ class StreamParams:
     on_disconnect: str = "cancel"
 
 
-STREAM_FIELDS = frozenset(
-    ("prompt", "conversation_id", "model", "system", "temperature", "max_tokens", "stream_format", "on_disconnect")
-)
+# Chosen by the query string on POST too (an EventSource can only send a GET's).
+STREAM_OPTIONS = (choice("stream_format", FORMATS, "text"), choice("on_disconnect", DISCONNECT_POLICIES, "cancel"))
 # Accepted on GET /stream beside the fields, handled elsewhere (auth, resuming).
 QUERY_EXTRAS = frozenset(("api_key", "last_event_id"))
+
+
+@functools.cache
+def stream_fields(max_prompt_chars: int) -> tuple[Field, ...]:
+    return (
+        text("prompt", max_prompt_chars, required=True, non_blank=True),
+        uuid_field("conversation_id"),
+        text("model", MAX_MODEL_CHARS, non_blank=True),
+        text("system", max_prompt_chars),
+        number("temperature", 0.0, 2.0),
+        integer("max_tokens", 1, MAX_TOKENS),
+    )
 
 
 def stream_params(
     data: Mapping[str, Any], max_prompt_chars: int, allowed_extra: frozenset[str] = frozenset()
 ) -> StreamParams:
-    unknown = sorted(set(data) - STREAM_FIELDS - allowed_extra)
-    if unknown:
-        raise Invalid(f"unknown field: {unknown[0]}")
-    prompt = _text(data.get("prompt"), "prompt", max_prompt_chars, required=True)
-    assert prompt is not None
-    model = _text(data.get("model"), "model", 200)
-    if model is not None and not model.strip():
-        raise Invalid("model must not be blank")
-    return StreamParams(
-        prompt=prompt,
-        conversation_id=(
-            parse_uuid(data["conversation_id"], "conversation_id") if data.get("conversation_id") is not None else None
-        ),
-        model=model,
-        system=_text(data.get("system"), "system", max_prompt_chars),
-        temperature=_float(data["temperature"], "temperature", 0.0, 2.0)
-        if data.get("temperature") is not None
-        else None,
-        max_tokens=parse_int(data["max_tokens"], "max_tokens", 1, 1_000_000)
-        if data.get("max_tokens") is not None
-        else None,
-        stream_format=choice(data.get("stream_format", "text"), "stream_format", FORMATS),
-        on_disconnect=choice(data.get("on_disconnect", "cancel"), "on_disconnect", DISCONNECT_POLICIES),
-    )
+    fields = (*stream_fields(max_prompt_chars), *STREAM_OPTIONS)
+    return StreamParams(**parse_fields(fields, data, allowed_extra))
+
+
+# --- /history and /search ------------------------------------------------------------------------
+
+PAGE_FIELDS = (integer("limit", 1, MAX_PAGE, default=10), integer("offset", 0, MAX_OFFSET, default=0))
+HISTORY_FIELDS = (
+    *PAGE_FIELDS,
+    Field("before", str, {"type": "string", "description": "the previous page's `next`"}),
+    uuid_field("conversation_id"),
+)
+SEARCH_FIELDS = (
+    text("query", MAX_QUERY_CHARS, required=True, non_blank=True),
+    Field("lang", str, {"type": "string", "default": "english"}, default="english"),
+    *PAGE_FIELDS,
+)

@@ -1,67 +1,118 @@
 """The OpenAPI 3.1 description of every route, served at GET /openapi.json.
 
-Written by hand from the contract (the schemas are plain JSON Schema), and checked two ways by
-the tests: every route of the app is described, and schemathesis finds no 5xx and no response
-that breaks it.
+Built from the definitions the gateway itself uses: each route's fields from inputs.py (and
+v1.py), a record's properties from the columns of `tables.records`. The tests check that every
+route of the app is described; schemathesis then finds no 5xx and no response that breaks it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy as sa
+
+from gateway import v1
+from gateway.errors import ERRORS
+from gateway.formats import FORMATS
+from gateway.inputs import (
+    HISTORY_FIELDS,
+    MAX_PAGE,
+    SEARCH_FIELDS,
+    STREAM_OPTIONS,
+    Field,
+    stream_fields,
+)
 from gateway.settings import Settings
-from gateway.store import PUBLIC_FIELDS
+from gateway.store import TOTAL_CAP
+from gateway.tables import RECORD_FIELDS, STATUSES, records
 
 JSON = "application/json"
+SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"id": {"type": "string"}, "data": {"type": "string"}},
+}
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
-    meaning = {
-        400: "Malformed JSON, or the upstream rejected the request",
-        401: "Missing or invalid API key",
-        404: "Unknown, or not the caller's",
-        408: "The body did not arrive in time",
-        413: "Body too large",
-        415: "Not application/json",
-        422: "A field is invalid; the message names it",
-        429: "Rate limited (see Retry-After)",
-        502: "The upstream failed",
-        503: "The database is unavailable, the upstream is rate-limiting, or the gateway is shutting down",
-        504: "The upstream did not answer in time",
+def errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): json_response(ref("Error"), ERRORS[status]) for status in statuses}
+
+
+def body(fields: Sequence[Field], closed: bool = True) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {field.name: field.schema for field in fields},
+        "required": [field.name for field in fields if field.required],
     }
-    return {str(status): _json(_ref("Error"), meaning[status]) for status in statuses}
+    if closed:
+        schema["additionalProperties"] = False
+    return {"required": True, "content": {JSON: {"schema": schema}}}
+
+
+def query(fields: Sequence[Field]) -> list[dict[str, Any]]:
+    return [{"name": f.name, "in": "query", "required": f.required, "schema": f.schema} for f in fields]
+
+
+def column_schema(column: sa.Column[Any]) -> dict[str, Any]:
+    kinds: list[tuple[type[Any], dict[str, Any]]] = [
+        (sa.Uuid, {"type": "string", "format": "uuid"}),
+        (sa.DateTime, {"type": "string", "format": "date-time"}),
+        (sa.Boolean, {"type": "boolean"}),
+        (sa.Integer, {"type": "integer"}),
+        (sa.Float, {"type": "number"}),
+        (sa.String, {"type": "string"}),
+    ]
+    schema = next(dict(shape) for kind, shape in kinds if isinstance(column.type, kind))
+    if column.name == "status":
+        schema = {"enum": list(STATUSES)}
+    elif column.nullable:
+        schema["type"] = [schema["type"], "null"]
+    return schema
+
+
+def record_schema() -> dict[str, Any]:
+    properties = {name: column_schema(records.c[name]) for name in RECORD_FIELDS}
+    properties["messages"] = {"type": "array", "items": {"type": "object"}, "description": "/v1 records only"}
+    return {"type": "object", "required": list(RECORD_FIELDS), "properties": properties}
+
+
+def page_schema(*, cursor: bool, hits: bool) -> dict[str, Any]:
+    item: dict[str, Any] = ref("Record")
+    if hits:
+        extra = {
+            "type": "object",
+            "required": ["rank", "snippet"],
+            "properties": {
+                "rank": {"type": "number"},
+                "snippet": {"type": "string", "description": "HTML: the text escaped, matches in <mark>"},
+            },
+        }
+        item = {"allOf": [ref("Record"), extra]}
+    properties: dict[str, Any] = {
+        "items": {"type": "array", "items": item, "maxItems": MAX_PAGE},
+        "total": {"type": "integer", "minimum": 0, "maximum": TOTAL_CAP},
+        "total_is_lower_bound": {"type": "boolean"},
+        "limit": {"type": "integer"},
+        "offset": {"type": "integer"},
+    }
+    required = ["items", "total", "limit", "offset"]
+    if cursor:
+        properties["next"] = {"type": ["string", "null"]}
+        required.append("next")
+    return {"type": "object", "required": required, "properties": properties}
 
 
 def spec(settings: Settings, version: str) -> dict[str, Any]:
-    nullable_string = {"type": ["string", "null"]}
-    nullable_number = {"type": ["number", "null"]}
-    nullable_integer = {"type": ["integer", "null"]}
-    stream_fields: dict[str, Any] = {
-        "prompt": {"type": "string", "minLength": 1, "maxLength": settings.max_prompt_chars, "pattern": r"\S"},
-        "conversation_id": {"type": "string", "format": "uuid"},
-        "model": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
-        "system": {"type": "string", "maxLength": settings.max_prompt_chars},
-        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
-    }
-    format_parameter = {
-        "name": "stream_format",
-        "in": "query",
-        "schema": {"type": "string", "enum": ["text", "openai", "sse"], "default": "text"},
-    }
-    disconnect_parameter = {
-        "name": "on_disconnect",
-        "in": "query",
-        "schema": {"type": "string", "enum": ["cancel", "detach"], "default": "cancel"},
-    }
+    stream = stream_fields(settings.max_prompt_chars)
     stream_headers = {
         name: {"schema": {"type": "string"}, "description": text}
         for name, text in (
@@ -70,25 +121,110 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
             ("X-Conversation-ID", "Pass it as conversation_id to continue"),
         )
     }
-    stream_responses = {
+    streamed = {
         "200": {
-            "description": "The answer, streamed as it is generated",
+            "description": f"The answer, streamed as it is generated, in one of {', '.join(FORMATS)}",
             "headers": stream_headers,
             "content": {
                 "text/plain": {"schema": {"type": "string"}},
                 "application/x-ndjson": {"schema": {"type": "object"}},
-                "text/event-stream": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["data"],
-                        "properties": {"id": {"type": "string"}, "data": {"type": "string"}},
-                    }
-                },
+                "text/event-stream": {"schema": SSE_EVENT},
             },
         },
-        **_errors(400, 401, 404, 408, 413, 415, 422, 429, 502, 503, 504),
+        "204": {"description": "Resumed (Last-Event-ID) with nothing left to send"},
+        **errors(400, 401, 404, 408, 413, 415, 422, 429, 502, 503, 504),
     }
     record_id = {"name": "record_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+    resume = [
+        {"name": "last_event_id", "in": "query", "schema": {"type": "string"}, "description": "resume a record"},
+        {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}, "description": "resume a record"},
+        {"name": "api_key", "in": "query", "schema": {"type": "string"}, "description": "for EventSource"},
+    ]
+    read_errors = errors(401, 422, 429, 503)
+    paths = {
+        "/health": {
+            "get": {
+                "summary": "Liveness and database reachability",
+                "responses": {
+                    "200": json_response(ref("Health"), "Healthy"),
+                    "503": json_response(ref("Health"), "The database cannot be reached"),
+                },
+            }
+        },
+        "/stream": {
+            "post": {
+                "summary": "Stream an answer",
+                "parameters": query(STREAM_OPTIONS),
+                "requestBody": body([*stream, *STREAM_OPTIONS]),
+                "responses": streamed,
+            },
+            "get": {
+                "summary": "Stream an answer, or resume one (query parameters, for EventSource)",
+                "parameters": query([*stream, *STREAM_OPTIONS]) + resume,
+                "responses": streamed,
+            },
+        },
+        "/history": {
+            "get": {
+                "summary": "Records, newest first",
+                "parameters": query(HISTORY_FIELDS),
+                "responses": {"200": json_response(ref("HistoryPage"), "A page of records"), **read_errors},
+            }
+        },
+        "/history/{record_id}": {
+            "get": {
+                "summary": "One record",
+                "parameters": [record_id],
+                "responses": {"200": json_response(ref("Record"), "The record"), **errors(401, 404, 422, 429, 503)},
+            },
+            "delete": {
+                "summary": "Delete a record",
+                "parameters": [record_id],
+                "responses": {"204": {"description": "Deleted"}, **errors(401, 404, 422, 429, 503)},
+            },
+        },
+        "/search": {
+            "get": {
+                "summary": "Ranked full-text search over prompts and responses",
+                "parameters": query(SEARCH_FIELDS),
+                "responses": {"200": json_response(ref("SearchPage"), "Ranked matches"), **read_errors},
+            }
+        },
+        "/v1/chat/completions": {
+            "post": {
+                "summary": "OpenAI-compatible chat completions (stream true or false)",
+                "requestBody": body(v1.chat_fields(settings.max_prompt_chars), closed=False),
+                "responses": {
+                    "200": {
+                        "description": "A chat.completion object, or its chunks as SSE",
+                        "content": {JSON: {"schema": {"type": "object"}}, "text/event-stream": {"schema": SSE_EVENT}},
+                    },
+                    **errors(400, 401, 408, 413, 415, 422, 429, 502, 503, 504),
+                },
+            }
+        },
+        "/v1/models": {
+            "get": {
+                "summary": "OpenAI-compatible model list",
+                "responses": {"200": json_response({"type": "object"}, "The models"), **errors(401, 429, 503)},
+            }
+        },
+        "/": {
+            "get": {
+                "summary": "The page: stream, history and search in a browser",
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {"200": {"description": "Text format", "content": {"text/plain": {}}}},
+            }
+        },
+        "/openapi.json": {
+            "get": {"summary": "This description", "responses": {"200": json_response({"type": "object"}, "OpenAPI")}}
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -96,182 +232,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
             "version": version,
             "description": "Streams an LLM's answer as text, OpenAI NDJSON chunks or SSE; keeps every exchange.",
         },
-        "paths": {
-            "/health": {
-                "get": {
-                    "summary": "Liveness and database reachability",
-                    "responses": {
-                        "200": _json(_ref("Health"), "Healthy"),
-                        "503": _json(_ref("Health"), "The database cannot be reached"),
-                    },
-                }
-            },
-            "/stream": {
-                "post": {
-                    "summary": "Stream an answer",
-                    "parameters": [format_parameter, disconnect_parameter],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            JSON: {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": stream_fields,
-                                    "required": ["prompt"],
-                                    "additionalProperties": False,
-                                }
-                            }
-                        },
-                    },
-                    "responses": stream_responses,
-                },
-                "get": {
-                    "summary": "Stream an answer (query parameters, for EventSource)",
-                    "parameters": [
-                        {"name": name, "in": "query", "required": name == "prompt", "schema": schema}
-                        for name, schema in stream_fields.items()
-                    ]
-                    + [format_parameter, disconnect_parameter],
-                    "responses": stream_responses,
-                },
-            },
-            "/history": {
-                "get": {
-                    "summary": "Records, newest first",
-                    "parameters": [
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                        {
-                            "name": "offset",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
-                        },
-                        {"name": "before", "in": "query", "schema": {"type": "string"}},
-                        {"name": "conversation_id", "in": "query", "schema": {"type": "string", "format": "uuid"}},
-                    ],
-                    "responses": {
-                        "200": _json(_ref("HistoryPage"), "A page of records"),
-                        **_errors(401, 422, 429, 503),
-                    },
-                }
-            },
-            "/history/{record_id}": {
-                "get": {
-                    "summary": "One record",
-                    "parameters": [record_id],
-                    "responses": {"200": _json(_ref("Record"), "The record"), **_errors(401, 404, 422, 429, 503)},
-                },
-                "delete": {
-                    "summary": "Delete a record",
-                    "parameters": [record_id],
-                    "responses": {"204": {"description": "Deleted"}, **_errors(401, 404, 422, 429, 503)},
-                },
-            },
-            "/search": {
-                "get": {
-                    "summary": "Ranked full-text search over prompts and responses",
-                    "parameters": [
-                        {
-                            "name": "query",
-                            "in": "query",
-                            "required": True,
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 10_000, "pattern": r"\S"},
-                        },
-                        {"name": "lang", "in": "query", "schema": {"type": "string", "default": "english"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                        {
-                            "name": "offset",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
-                        },
-                    ],
-                    "responses": {"200": _json(_ref("SearchPage"), "Ranked matches"), **_errors(401, 422, 429, 503)},
-                }
-            },
-            "/v1/chat/completions": {
-                "post": {
-                    "summary": "OpenAI-compatible chat completions (stream true or false)",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            JSON: {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["messages"],
-                                    "properties": {
-                                        "model": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
-                                        "messages": {
-                                            "type": "array",
-                                            "minItems": 1,
-                                            "items": {
-                                                "type": "object",
-                                                "required": ["role", "content"],
-                                                "properties": {
-                                                    "role": {"enum": ["system", "developer", "user", "assistant"]},
-                                                    "content": {"type": "string", "pattern": r"\S"},
-                                                },
-                                            },
-                                        },
-                                        "stream": {"type": "boolean"},
-                                        "stream_options": {
-                                            "type": "object",
-                                            "properties": {"include_usage": {"type": "boolean"}},
-                                        },
-                                        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-                                        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
-                                        "stop": {
-                                            "type": "array",
-                                            "items": {"type": "string", "minLength": 1},
-                                            "maxItems": 4,
-                                        },
-                                        "user": {"type": "string"},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "A chat.completion object, or its chunks as SSE",
-                            "content": {
-                                JSON: {"schema": {"type": "object"}},
-                                "text/event-stream": {
-                                    "schema": {
-                                        "type": "object",
-                                        "required": ["data"],
-                                        "properties": {"data": {"type": "string"}},
-                                    }
-                                },
-                            },
-                        },
-                        **_errors(400, 401, 408, 413, 415, 422, 429, 502, 503, 504),
-                    },
-                }
-            },
-            "/v1/models": {
-                "get": {
-                    "summary": "OpenAI-compatible model list",
-                    "responses": {"200": _json({"type": "object"}, "The models"), **_errors(401, 429, 503)},
-                }
-            },
-            "/": {
-                "get": {
-                    "summary": "The page: stream, history and search in a browser",
-                    "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {"200": {"description": "Text format", "content": {"text/plain": {}}}},
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "This description",
-                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
-                }
-            },
-        },
+        "paths": paths,
         "components": {
             "schemas": {
                 "Error": {
@@ -285,6 +246,8 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                                 "type": {"type": "string"},
                                 "message": {"type": "string"},
                                 "request_id": {"type": "string"},
+                                "param": {"type": ["string", "null"]},
+                                "code": {"type": ["string", "null"]},
                             },
                         }
                     },
@@ -299,68 +262,9 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                         "version": {"type": "string"},
                     },
                 },
-                "Record": {
-                    "type": "object",
-                    "required": list(PUBLIC_FIELDS),
-                    "properties": {
-                        "id": {"type": "string", "format": "uuid"},
-                        "conversation_id": {"type": "string", "format": "uuid"},
-                        "prompt": {"type": "string"},
-                        "response": {"type": "string"},
-                        "status": {"enum": ["streaming", "complete", "cancelled", "error", "interrupted"]},
-                        "model": {"type": "string"},
-                        "stream_format": {"type": "string"},
-                        "error": nullable_string,
-                        "created_at": {"type": "string", "format": "date-time"},
-                        "completed_at": {"type": ["string", "null"], "format": "date-time"},
-                        "ttft_ms": nullable_number,
-                        "duration_ms": nullable_number,
-                        "prompt_tokens": nullable_integer,
-                        "completion_tokens": nullable_integer,
-                        "usage_estimated": {"type": "boolean"},
-                    },
-                },
-                "SearchPage": {
-                    "type": "object",
-                    "required": ["items", "total", "limit", "offset"],
-                    "properties": {
-                        "items": {
-                            "type": "array",
-                            "items": {
-                                "allOf": [
-                                    _ref("Record"),
-                                    {
-                                        "type": "object",
-                                        "required": ["rank", "snippet"],
-                                        "properties": {
-                                            "rank": {"type": "number"},
-                                            "snippet": {
-                                                "type": "string",
-                                                "description": "HTML: the text escaped, matches in <mark>",
-                                            },
-                                        },
-                                    },
-                                ]
-                            },
-                        },
-                        "total": {"type": "integer", "minimum": 0, "maximum": 10_000},
-                        "total_is_lower_bound": {"type": "boolean"},
-                        "limit": {"type": "integer"},
-                        "offset": {"type": "integer"},
-                    },
-                },
-                "HistoryPage": {
-                    "type": "object",
-                    "required": ["items", "total", "limit", "offset", "next"],
-                    "properties": {
-                        "items": {"type": "array", "items": _ref("Record")},
-                        "total": {"type": "integer", "minimum": 0, "maximum": 10_000},
-                        "total_is_lower_bound": {"type": "boolean"},
-                        "limit": {"type": "integer"},
-                        "offset": {"type": "integer"},
-                        "next": nullable_string,
-                    },
-                },
+                "Record": record_schema(),
+                "HistoryPage": page_schema(cursor=True, hits=False),
+                "SearchPage": page_schema(cursor=False, hits=True),
             }
         },
     }

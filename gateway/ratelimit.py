@@ -4,12 +4,10 @@ Per key (a stored key's own limit overrides the default), or per client address 
 gateway is open. In memory by default; with `REDIS_URL`, one limit shared by every instance
 (the moving window is a Lua script in Redis, so concurrent hits are counted exactly).
 
-In memory, `limits`' synchronous storage is used from the event loop (its operations are a few
-list and dict steps, nothing blocks), with its expiry of old entries run by the loop once a
-second (`LocalStorage`). `limits`' asyncio storage starts a task and a thread-pool hop on every
-hit to expire them (~150 µs of CPU a request), and its synchronous one a new thread whenever a
-hit finds none running, which the hit waits to see started (~120 µs a request when requests are
-a few milliseconds apart); a hit here costs ~15 µs.
+In memory, `limits`' synchronous storage is used from the event loop: its operations are a few
+list and dict steps, nothing blocks (its asyncio storage costs a task and a thread-pool hop on
+every hit; docs/performance.md). `limits` keeps a key for every identity it has seen, so the
+identities whose last hit has left its window are cleared every SWEEP_SECONDS.
 
 When Redis cannot be reached the gateway keeps serving: it falls back to this instance's own
 in-memory window (so a limit still holds, per instance), logs a warning at most every 30 s, and
@@ -24,7 +22,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItemPerSecond, WindowStats
+from limits import RateLimitItem, RateLimitItemPerSecond, WindowStats
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import MemoryStorage, storage_from_string
@@ -37,7 +35,7 @@ from gateway.errors import RateLimited
 log = logging.getLogger("gateway.ratelimit")
 
 REDIS_RETRY_SECONDS = 5.0
-SWEEP_SECONDS = 1.0
+SWEEP_SECONDS = 30.0
 WARN_EVERY_SECONDS = 30.0
 
 
@@ -56,27 +54,12 @@ class Decision:
         }
 
 
-class LocalStorage(MemoryStorage):
-    """`limits`' in-memory storage, without its expiry thread: the Limiter calls `sweep()` from
-    the event loop instead, at most once every SWEEP_SECONDS. (MemoryStorage calls its private
-    `__schedule_expiry` on every hit; this class's method of that mangled name replaces it.)"""
-
-    def _MemoryStorage__schedule_expiry(self) -> None:
-        return None
-
-    def sweep(self) -> None:
-        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]  # MemoryStorage.__expire_events
-        # It empties a key's list but keeps the key: every client address ever seen would stay.
-        for key in [key for key, entries in self.events.items() if not entries]:
-            del self.events[key]
-
-
 class Limiter:
     def __init__(self, requests: int, window_seconds: int, redis_url: str = "") -> None:
         self.default = (requests, window_seconds)
-        self.storage = LocalStorage()
-        self.local = LocalMovingWindowRateLimiter(self.storage)
-        self._sweep_due = 0.0
+        self.local = LocalMovingWindowRateLimiter(MemoryStorage())
+        self.recent: dict[str, tuple[RateLimitItem, float]] = {}  # identity: its limit, its last hit
+        self._sweep_due = time.monotonic() + SWEEP_SECONDS
         self.shared: MovingWindowRateLimiter | None = None
         self._redis_down_until = 0.0
         self._warned_at = 0.0
@@ -111,10 +94,18 @@ class Limiter:
                     log.warning("Redis is unreachable (%s): rate limits are per instance until it is back", exc)
         allowed = self.local.hit(item, identity)
         now = time.monotonic()
-        if now >= self._sweep_due:  # entries older than their window go, after this request's step
+        self.recent[identity] = (item, now)
+        if now >= self._sweep_due:  # after this request's step
             self._sweep_due = now + SWEEP_SECONDS
-            asyncio.get_running_loop().call_soon(self.storage.sweep)
+            asyncio.get_running_loop().call_soon(self.forget, now)
         return decision(allowed, item, self.local.get_window_stats(item, identity))
+
+    def forget(self, now: float) -> None:
+        """Clear the windows of identities whose last hit has left them."""
+        for identity, (item, last) in list(self.recent.items()):
+            if now - last > item.get_expiry():
+                self.local.clear(item, identity)
+                del self.recent[identity]
 
 
 def decision(allowed: bool, item: RateLimitItemPerSecond, stats: WindowStats) -> Decision:

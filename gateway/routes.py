@@ -1,4 +1,4 @@
-"""Health and history routes."""
+"""The routes that answer at once: health, history, search, the page, metrics, the API description."""
 
 from __future__ import annotations
 
@@ -12,16 +12,13 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from gateway import __version__, metrics, openapi
 from gateway.auth import principal
 from gateway.errors import Invalid, NotFound
-from gateway.inputs import QUERY_EXTRAS, check_text, parse_int, parse_uuid, read_json, stream_params
-from gateway.resume import resume
+from gateway.inputs import HISTORY_FIELDS, SEARCH_FIELDS, parse_fields, parse_uuid
+from gateway.search import Search
 from gateway.settings import Settings
 from gateway.store import BadCursor, Store, decode_cursor
-from gateway.streaming import start_stream
 
 STATIC = Path(__file__).resolve().parent / "static"
 HEALTH_TIMEOUT = 2.0
-MAX_OFFSET = 1_000_000_000
-MAX_QUERY_CHARS = 10_000
 
 
 async def health(request: Request) -> Response:
@@ -40,46 +37,27 @@ def _record_id(request: Request) -> uuid.UUID:
     return parse_uuid(request.path_params["record_id"], "id")
 
 
-async def stream_endpoint(request: Request) -> Response:
-    state = request.state
-    settings: Settings = state.settings
-    if request.method == "POST":
-        body = await read_json(request, settings.max_body_bytes)
-        if not isinstance(body, dict):
-            raise Invalid("the body must be a JSON object")
-        data = dict(body)
-        for name in ("stream_format", "on_disconnect"):
-            if name in request.query_params and name not in data:
-                data[name] = request.query_params[name]
-        params = stream_params(data, settings.max_prompt_chars)
-    else:
-        last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-        if last_event_id:
-            return await resume(request, last_event_id)
-        params = stream_params(request.query_params, settings.max_prompt_chars, QUERY_EXTRAS)
-    return await start_stream(request, params)
-
-
 async def list_history(request: Request) -> Response:
     store: Store = request.state.store
-    query = request.query_params
-    limit = parse_int(query.get("limit", "10"), "limit", 1, 100)
-    offset = parse_int(query.get("offset", "0"), "offset", 0, MAX_OFFSET)
-    conversation_id = parse_uuid(query["conversation_id"], "conversation_id") if "conversation_id" in query else None
+    query = parse_fields(HISTORY_FIELDS, request.query_params, strict=False)
     before = None
-    if "before" in query:
+    if query["before"] is not None:
         try:
             before = decode_cursor(query["before"])
         except BadCursor:
             raise Invalid("before is not a cursor this gateway issued") from None
     page = await store.page(
-        limit=limit, offset=offset, conversation_id=conversation_id, before=before, owner=principal(request.scope).owner
+        limit=query["limit"],
+        offset=query["offset"],
+        conversation_id=query["conversation_id"],
+        before=before,
+        owner=principal(request.scope).owner,
     )
     body: dict[str, object] = {
         "items": page.items,
         "total": page.total,
-        "limit": limit,
-        "offset": offset,
+        "limit": query["limit"],
+        "offset": query["offset"],
         "next": page.next,
     }
     if page.total_is_lower_bound:
@@ -118,21 +96,14 @@ async def openapi_endpoint(request: Request) -> Response:
 
 
 async def search(request: Request) -> Response:
-    store: Store = request.state.store
-    query = request.query_params
-    text = query.get("query", "")
-    if not text.strip():
-        raise Invalid("query must not be empty")
-    if len(text) > MAX_QUERY_CHARS:
-        raise Invalid(f"query is longer than {MAX_QUERY_CHARS} characters")
-    check_text(text, "query")
-    lang = query.get("lang", "english")
-    if lang not in await store.search_languages():
+    search: Search = request.state.search
+    query = parse_fields(SEARCH_FIELDS, request.query_params, strict=False)
+    lang = query["lang"]
+    if lang not in await search.languages():
         raise Invalid(f"lang {lang!r} is not a text-search language of this database")
-    limit = parse_int(query.get("limit", "10"), "limit", 1, 100)
-    offset = parse_int(query.get("offset", "0"), "offset", 0, MAX_OFFSET)
-    found = await store.search(text, lang, limit, offset, owner=principal(request.scope).owner)
-    body: dict[str, object] = {"items": found.items, "total": found.total, "limit": limit, "offset": offset}
+    found = await search.find(query["query"], lang, query["limit"], query["offset"], principal(request.scope).owner)
+    body: dict[str, object] = {"items": found.items, "total": found.total, "limit": query["limit"]}
+    body["offset"] = query["offset"]
     if found.total_is_lower_bound:
         body["total_is_lower_bound"] = True
     return JSONResponse(body)

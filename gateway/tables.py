@@ -1,44 +1,57 @@
-"""SQLAlchemy Core tables, shared by the store and by the Alembic migrations in schema/."""
+"""SQLAlchemy Core tables, shared by the store and by the Alembic migrations in schema/.
+
+Each column of `records` says who uses it (`info={"uses": …}`): the API's view of a record (API),
+a stream's first write (START) and its last (END). The store's column lists are derived from
+these tags, so a new column is declared once, here.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
 STATUSES = ("streaming", "complete", "cancelled", "error", "interrupted")
+API, START, END = "api", "start", "end"
+
+
+def uses(*who: str) -> dict[str, Any]:
+    return {"uses": who}
+
 
 records = sa.Table(
     "records",
     metadata,
-    sa.Column("id", sa.Uuid(as_uuid=True), primary_key=True),
-    sa.Column("conversation_id", sa.Uuid(as_uuid=True), nullable=False),
-    sa.Column("prompt", sa.Text, nullable=False),
-    sa.Column("response", sa.Text, nullable=False, server_default=""),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("model", sa.String(200), nullable=False),
-    sa.Column("stream_format", sa.String(16), nullable=False),
-    sa.Column("system", sa.Text, nullable=True),
-    sa.Column("temperature", sa.Float, nullable=True),
-    sa.Column("max_tokens", sa.Integer, nullable=True),
-    sa.Column("error", sa.Text, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("ttft_ms", sa.Float, nullable=True),
-    sa.Column("duration_ms", sa.Float, nullable=True),
-    sa.Column("prompt_tokens", sa.Integer, nullable=True),
-    sa.Column("completion_tokens", sa.Integer, nullable=True),
-    sa.Column("usage_estimated", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("id", sa.Uuid(as_uuid=True), primary_key=True, info=uses(API, START)),
+    sa.Column("conversation_id", sa.Uuid(as_uuid=True), nullable=False, info=uses(API, START)),
+    sa.Column("prompt", sa.Text, nullable=False, info=uses(API, START)),
+    sa.Column("response", sa.Text, nullable=False, server_default="", info=uses(API, START, END)),
+    sa.Column("status", sa.String(16), nullable=False, info=uses(API, START, END)),
+    sa.Column("model", sa.String(200), nullable=False, info=uses(API, START)),
+    sa.Column("stream_format", sa.String(16), nullable=False, info=uses(API, START)),
+    sa.Column("system", sa.Text, nullable=True, info=uses(START)),
+    sa.Column("temperature", sa.Float, nullable=True, info=uses(START)),
+    sa.Column("max_tokens", sa.Integer, nullable=True, info=uses(START)),
+    sa.Column("error", sa.Text, nullable=True, info=uses(API, END)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, info=uses(API, START)),
+    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True, info=uses(API, END)),
+    sa.Column("ttft_ms", sa.Float, nullable=True, info=uses(API, END)),
+    sa.Column("duration_ms", sa.Float, nullable=True, info=uses(API, END)),
+    sa.Column("prompt_tokens", sa.Integer, nullable=True, info=uses(API, END)),
+    sa.Column("completion_tokens", sa.Integer, nullable=True, info=uses(API, END)),
+    sa.Column("usage_estimated", sa.Boolean, nullable=False, server_default=sa.false(), info=uses(API, START, END)),
+    sa.Column("request_id", sa.String(128), nullable=True, info=uses(START)),
     # Which process owns a live stream, and when it last said so: the crash sweep needs both.
-    sa.Column("instance_id", sa.String(64), nullable=True),
-    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("instance_id", sa.String(64), nullable=True, info=uses(START)),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True, info=uses(START)),
     # The stored key that made the record; NULL for the operator's key and for an open gateway.
-    sa.Column("api_key_id", sa.Uuid(as_uuid=True), nullable=True),
+    sa.Column("api_key_id", sa.Uuid(as_uuid=True), nullable=True, info=uses(START)),
     # /v1/chat/completions: the request's messages, as JSON (the prompt is the last user turn).
-    sa.Column("messages", sa.Text, nullable=True),
+    sa.Column("messages", sa.Text, nullable=True, info=uses(START)),
     sa.CheckConstraint(
-        "status IN ('streaming', 'complete', 'cancelled', 'error', 'interrupted')",
+        "status IN (" + ", ".join(f"'{status}'" for status in STATUSES) + ")",
         name="ck_records_status",
     ),
     sa.Index("ix_records_created_id", sa.desc("created_at"), sa.desc("id")),
@@ -46,6 +59,16 @@ records = sa.Table(
     sa.Index("ix_records_status_heartbeat", "status", "heartbeat_at"),
     sa.Index("ix_records_key_created_id", "api_key_id", sa.desc("created_at"), sa.desc("id")),
 )
+
+
+def columns(use: str) -> tuple[str, ...]:
+    """The names of the record columns tagged with `use`, in the table's order."""
+    return tuple(column.name for column in records.columns if use in column.info.get("uses", ()))
+
+
+RECORD_FIELDS = columns(API)
+START_COLUMNS = columns(START)
+END_COLUMNS = columns(END)
 
 api_keys = sa.Table(
     "api_keys",

@@ -1,4 +1,4 @@
-"""OpenAI's chat completions over httpx: acquisition with retries, error mapping, SSE parsing.
+"""The OpenAI client: chat completions over httpx, acquired with retries, errors mapped, events read.
 
 `open()` returns only once the upstream has answered 200, so every refusal can still become a
 status code: connection errors (a timeout before the answer included), 429 and 5xx are retried
@@ -14,7 +14,10 @@ answer, made and then closed under the request, is retried at once each time). A
 
 Once streaming, nothing is retried: `OPENAI_TIMEOUT` seconds of silence, a dropped connection,
 a malformed line, a data line that is not JSON, or an `{"error": …}` event raise `StreamFailed`.
-Lines are split on bytes before decoding, so a UTF-8 character split across reads is whole.
+
+Requests are `httpx.Request`s handed to the transport itself (aiohttp's by default, see
+aiohttp_transport.py), not sent through an `httpx.AsyncClient`, whose URL merging, cookie jar and
+request building cost more CPU than aiohttp's whole request; the gateway uses none of them.
 """
 
 from __future__ import annotations
@@ -25,19 +28,17 @@ import email.utils
 import json
 import logging
 import random
-import sys
-import types
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import httpx
 import orjson
-from httpx_aiohttp.transport import AiohttpResponseStream, AiohttpTransport, map_aiohttp_exceptions
 
 from gateway import __version__, metrics
+from gateway.aiohttp_transport import Read, body_reader, failure_kind, make_transport, reading_errors
 from gateway.errors import BadRequest, GatewayError, UpstreamBusy, UpstreamError, UpstreamTimeout
-from gateway.llm import Chunk, ChunkStream, Completion, StreamFailed, Usage
+from gateway.llm import Chunk, ChunkStream, Completion, StreamFailed
+from gateway.openai_sse import merge
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.upstream")
@@ -98,164 +99,6 @@ def payload(completion: Completion) -> dict[str, Any]:
     if completion.user:
         body["user"] = completion.user
     return body
-
-
-class _Body(AiohttpResponseStream):
-    """The body as aiohttp has it, whatever has arrived at each read (the base class reads it
-    through `iter_chunked`, one more layer of calls for every chunk)."""
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        content = self.content
-        with map_aiohttp_exceptions():
-            while data := await content.readany():
-                yield data
-
-    @property
-    def content(self) -> aiohttp.StreamReader:
-        return self._aiohttp_response.content
-
-    def at_end(self) -> bool:
-        """Whether the whole body has arrived and been read (the connection is back in the pool)."""
-        return self.content.at_eof()
-
-
-async def _written() -> None:
-    """A body writer that finished in its caller's step: a task still has to be made of it."""
-
-
-@types.coroutine
-def _rest_of(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
-    """The rest of a coroutine that has already run up to its first wait (`waiting_on`, what it
-    yielded), driven as `await` would drive it: what the task sends or throws in goes on to it."""
-    while True:
-        try:
-            sent = yield waiting_on
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # a cancellation: thrown in where the coroutine waits
-            try:
-                waiting_on = coro.throw(exc)
-            except StopIteration:
-                return
-        else:
-            try:
-                waiting_on = coro.send(sent)
-            except StopIteration:
-                return
-
-
-class _Request(aiohttp.ClientRequest):
-    """aiohttp's request, with its body written in the caller's step of the event loop.
-
-    aiohttp writes a request that has a body (the headers wait to go in the same packet) in a new
-    task, started eagerly on Python 3.12+, and on 3.11 a turn of the loop later: in a burst,
-    after every other request's step. 1,000 requests arriving together then reached the upstream
-    only once the gateway had set up the last of them: the median stream of `many` took 1.31-1.33x
-    the upstream's time, against 1.09-1.12x with this (README, "Performance"). So on 3.11 the writer is
-    started here, as 3.12 would: run to its first wait (none, unless the socket is full) and
-    handed to aiohttp's task from there."""
-
-    if sys.version_info < (3, 12):
-
-        def write_bytes(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:
-            coro = super().write_bytes(*args, **kwargs)
-            try:
-                waiting_on = coro.send(None)
-            except StopIteration:
-                return _written()
-            return _rest_of(coro, waiting_on)
-
-
-class Transport(AiohttpTransport):
-    """httpx-aiohttp's transport for one client that sends the same request again and again.
-
-    - No cookie jar: OpenAI's answers set Cloudflare cookies, which aiohttp's jar would keep and
-      send back on every later request, whoever it is for; the gateway is a stateless client.
-    - The request handed over as it is: headers as the (str, str) pairs aiohttp takes (the base
-      class builds a CIMultiDict through httpx.Headers' decoding, ~3x the cost), timeouts built
-      once per set of values. Exceptions are mapped as the base class maps them.
-    """
-
-    def __init__(self, max_connections: int, keepalive_expiry: float) -> None:
-        super().__init__(
-            limits=httpx.Limits(max_connections=max_connections, keepalive_expiry=keepalive_expiry),
-            trust_env=False,
-        )
-        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
-
-    def get_client(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=self.limits.max_connections or 0,
-            keepalive_timeout=self.limits.keepalive_expiry,
-            ssl=self.ssl_context,
-        )
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), request_class=_Request)
-
-    def _timeout(self, values: dict[str, float | None]) -> aiohttp.ClientTimeout:
-        key = (values.get("connect"), values.get("read"), values.get("pool"))
-        timeout = self._timeouts.get(key)
-        if timeout is None:
-            timeout = self._timeouts[key] = aiohttp.ClientTimeout(sock_connect=key[0], sock_read=key[1], connect=key[2])
-        return timeout
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not isinstance(self.client, aiohttp.ClientSession):
-            self.client = self.get_client()
-        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
-        with map_aiohttp_exceptions():
-            response = await self.client.request(
-                request.method,
-                str(request.url),
-                headers=headers,
-                data=request.read() or None,
-                allow_redirects=False,
-                auto_decompress=False,
-                compress=False,
-                timeout=self._timeout(request.extensions.get("timeout", {})),
-            ).__aenter__()
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.raw_headers,
-            stream=_Body(response),
-            request=request,
-            extensions={"http_version": b"HTTP/1.1"},
-        )
-
-
-def make_transport(settings: Settings) -> httpx.AsyncBaseTransport:
-    """One transport per process. aiohttp's by default: httpcore 1.0 costs several times more CPU
-    per request and per chunk (see the README's figures); `httpx` keeps httpcore.
-
-    An idle connection is not reused after OPENAI_KEEPALIVE_SECONDS (4 s): an upstream that closes
-    idle connections itself (uvicorn, and so vLLM and most self-hosted OpenAI-compatible servers,
-    after 5 s) would otherwise close them as they are reused, and aiohttp hands out the oldest idle
-    connection first. After a burst those all expire together, so one request met several in a row."""
-    keepalive = settings.openai_keepalive_seconds
-    if settings.upstream_transport == "aiohttp":
-        return Transport(max_connections=1000, keepalive_expiry=keepalive)  # aiohttp's default limit is 100
-    return httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=keepalive),
-        trust_env=False,
-    )
-
-
-def failure_kind(exc: httpx.HTTPError) -> str:
-    """ "timeout", "connect" (never reached) or "broken": the one place where a transport's own
-    exceptions are read. httpx-aiohttp maps every aiohttp connection error to ConnectTimeout, so
-    the aiohttp exception it carries decides."""
-    cause = exc.__cause__
-    if isinstance(cause, aiohttp.ServerTimeoutError):
-        return "timeout"
-    if isinstance(cause, aiohttp.ClientConnectorError):
-        return "connect"
-    if isinstance(cause, aiohttp.ClientError):
-        return "broken"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return "connect"
-    return "broken"
 
 
 class _Retryable(Exception):
@@ -378,17 +221,9 @@ class OpenAI:
         """One Chunk per network read: the events that arrived together are relayed together."""
         timeout = self.settings.openai_timeout
         pending = b""
-        stream = response.stream
-        identity = response.headers.get("content-encoding", "identity") in ("identity", "")
-        read: Callable[[], Awaitable[bytes]]
-        if isinstance(stream, _Body) and identity:
-            read = stream.content.readany  # aiohttp's own read: no generator between, on every chunk
-        elif isinstance(stream, httpx.AsyncByteStream) and identity:
-            read = _reader(aiter(stream))  # as it came: httpx's decoding layers cost on every read
-        else:
-            read = _reader(response.aiter_bytes())  # an upstream that compressed anyway is decoded
+        read, at_end = body_reader(response)
         try:
-            with map_aiohttp_exceptions():  # aiohttp's errors as httpx's, as the transport's stream maps them
+            with reading_errors():
                 while data := await read():
                     pending += data
                     if b"\n" not in data:
@@ -400,7 +235,7 @@ class OpenAI:
                     if failure is not None:
                         raise failure
                     if done:
-                        if not (isinstance(stream, _Body) and stream.at_end()):  # mostly it came with [DONE]
+                        if not at_end():  # mostly the body's end came with [DONE]
                             await _drain(read)
                         return
                 if pending.strip():
@@ -415,40 +250,6 @@ class OpenAI:
             raise StreamFailed("upstream_error", "the connection to the upstream broke") from None
         finally:
             await response.aclose()
-
-
-def merge(lines: list[bytes]) -> tuple[Chunk | None, bool, StreamFailed | None]:
-    """The events of some lines as one Chunk (text joined; last finish reason and usage),
-    whether `[DONE]` was among them, and the failure of a bad line, to be raised only after the
-    text before it has been relayed."""
-    events: list[Chunk] = []
-    done = False
-    failure: StreamFailed | None = None
-    for line in lines:
-        if not line or line == b"\r":  # the blank line after every event: the common case, first
-            continue
-        try:
-            chunk = parse_line(line)
-        except StreamFailed as exc:
-            failure = exc
-            break
-        if chunk is None:
-            continue
-        if chunk is _DONE:
-            done = True
-            break
-        events.append(chunk)
-    if len(events) <= 1:  # one event a read, as a paced upstream sends them: no new Chunk
-        return (events[0] if events else None), done, failure
-    texts: list[str] = []
-    finish: str | None = None
-    usage: Usage | None = None
-    for chunk in events:
-        if chunk.text:
-            texts.append(chunk.text)
-        finish = chunk.finish_reason or finish
-        usage = chunk.usage or usage
-    return Chunk(text="".join(texts), finish_reason=finish, usage=usage), done, failure
 
 
 class ResponseStream:
@@ -468,25 +269,14 @@ class ResponseStream:
             await self.response.aclose()
 
 
-def _reader(parts: AsyncIterator[bytes]) -> Callable[[], Awaitable[bytes]]:
-    """An iterator of byte strings as a read: the next non-empty one, b"" at the end."""
-
-    async def read() -> bytes:
-        async for part in parts:
-            if part:
-                return part
-        return b""
-
-    return read
-
-
-async def _drain(read: Callable[[], Awaitable[bytes]]) -> None:
+async def _drain(read: Read) -> None:
     """Read what follows `[DONE]` (the end of the chunked body) so the connection is kept."""
     try:
         async with asyncio.timeout(DRAIN_SECONDS):
-            while await read():
-                pass
-    except (TimeoutError, httpx.HTTPError, aiohttp.ClientError):  # the answer is whole: only the connection is lost
+            with reading_errors():
+                while await read():
+                    pass
+    except (TimeoutError, httpx.HTTPError):  # the answer is whole: only the connection is lost
         pass
 
 
@@ -497,47 +287,3 @@ async def _read_bounded(response: httpx.Response) -> bytes:
         if len(body) > MAX_ERROR_BODY:
             break
     return body
-
-
-_DONE = Chunk(finish_reason="[DONE]")
-
-
-def parse_line(line: bytes) -> Chunk | None:
-    """One line of OpenAI's SSE: a Chunk, None for lines to skip, or _DONE."""
-    line = line.rstrip(b"\r")
-    if not line or line.startswith(b":"):
-        return None
-    if not line.startswith(b"data:"):
-        if line.startswith((b"event:", b"id:", b"retry:")):
-            return None
-        raise StreamFailed("upstream_error", "the upstream sent a malformed event stream")
-    data = line[5:].strip()
-    if data == b"[DONE]":
-        return _DONE
-    try:
-        event = orjson.loads(data)
-    except ValueError:  # orjson.JSONDecodeError is one
-        raise StreamFailed("upstream_error", "the upstream sent a data line that is not JSON") from None
-    if not isinstance(event, dict):
-        raise StreamFailed("upstream_error", "the upstream sent an event that is not an object")
-    if "error" in event:
-        error = event["error"]
-        message = error.get("message") if isinstance(error, dict) else error
-        raise StreamFailed("upstream_error", f"the upstream reported an error: {message or 'no message'}")
-    text = ""
-    finish = None
-    choices = event.get("choices") or ()
-    if choices and isinstance(choices[0], dict):
-        choice = choices[0]
-        delta = choice.get("delta") or {}
-        content = delta.get("content") if isinstance(delta, dict) else None
-        if isinstance(content, str):
-            text = content
-        finish = choice.get("finish_reason")
-    usage = None
-    raw_usage = event.get("usage")
-    if isinstance(raw_usage, dict):
-        usage = Usage(int(raw_usage.get("prompt_tokens") or 0), int(raw_usage.get("completion_tokens") or 0))
-    if not text and finish is None and usage is None:
-        return None
-    return Chunk(text=text, finish_reason=finish if isinstance(finish, str) else None, usage=usage)

@@ -11,6 +11,7 @@ Errors carry OpenAI's fields (`message`, `type`, `param`, `code`) besides the re
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from typing import Any
@@ -18,12 +19,24 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway import formats, logs
+from gateway.answer import Answer
 from gateway.errors import GatewayError, Invalid, UpstreamError
-from gateway.inputs import check_text, parse_int, read_json
-from gateway.llm import StreamFailed, Usage, estimate_prompt_tokens, estimate_tokens
+from gateway.exchange import SHUTDOWN_CUT, Exchange, open_exchange, write_ending
+from gateway.inputs import (
+    MAX_MODEL_CHARS,
+    MAX_TOKENS,
+    Field,
+    check_text,
+    integer,
+    number,
+    parse_fields,
+    read_json,
+    text,
+)
+from gateway.llm import Completion, StreamFailed
+from gateway.relay import Relay
 from gateway.settings import Settings
-from gateway.store import utcnow
-from gateway.streaming import SHUTDOWN_CUT, Relay, finalise, open_exchange
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
@@ -66,17 +79,7 @@ def parse_messages(value: Any, max_chars: int) -> list[dict[str, str]]:
     return messages
 
 
-def _number(value: Any, name: str, low: float, high: float) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise Invalid(f"{name} must be a number between {low:g} and {high:g}")
-    return float(value)
-
-
 def _stop(value: Any) -> list[str]:
-    if value is None:
-        return []
     if isinstance(value, str):
         check_text(value, "stop")
         return [value]
@@ -87,115 +90,175 @@ def _stop(value: Any) -> list[str]:
     raise Invalid("stop must be a string or a list of up to 4 strings")
 
 
+def _boolean(name: str) -> Field:
+    def parse(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise Invalid(f"{name} must be true or false")
+        return value
+
+    return Field(name, parse, {"type": "boolean", "default": False}, default=False)
+
+
+def _stream_options(value: Any) -> bool:
+    """Whether the client asked for the usage chunk."""
+    if not isinstance(value, dict):
+        raise Invalid("stream_options must be an object")
+    include = value.get("include_usage", False)
+    if not isinstance(include, bool):
+        raise Invalid("stream_options.include_usage must be true or false")
+    return include
+
+
+def _one(value: Any) -> int:
+    if value != 1 or isinstance(value, bool):
+        raise Invalid("n: only one choice is supported")
+    return 1
+
+
+def _user(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid("user must be a string")
+    check_text(value, "user")
+    return value
+
+
+MESSAGE_SCHEMA = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {"enum": list(ROLES)},
+        "content": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "null"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "text"],
+                        "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+                    },
+                },
+            ]
+        },
+    },
+}
+
+
+@functools.cache
+def chat_fields(max_prompt_chars: int) -> tuple[Field, ...]:
+    """The fields the gateway reads; OpenAI's others are accepted and ignored."""
+    return (
+        Field(
+            "messages",
+            lambda value: parse_messages(value, max_prompt_chars),
+            {"type": "array", "minItems": 1, "items": MESSAGE_SCHEMA},
+            required=True,
+        ),
+        text("model", MAX_MODEL_CHARS, non_blank=True),
+        _boolean("stream"),
+        Field(
+            "stream_options",
+            _stream_options,
+            {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+            default=False,
+        ),
+        number("temperature", 0, 2),
+        integer("max_tokens", 1, MAX_TOKENS),
+        integer("max_completion_tokens", 1, MAX_TOKENS),
+        Field(
+            "stop",
+            _stop,
+            {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 4},
+                ]
+            },
+            default=[],
+        ),
+        Field("user", _user, {"type": "string"}),
+        Field("n", _one, {"type": "integer", "enum": [1], "default": 1}, default=1),
+    )
+
+
 async def chat_completions(request: Request) -> Response:
     started = time.perf_counter()
     settings: Settings = request.state.settings
     body = await read_json(request, settings.max_body_bytes)
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object")
-    messages = parse_messages(body.get("messages"), settings.max_prompt_chars)
-    model = body.get("model")
-    if model is not None and (not isinstance(model, str) or not model.strip() or len(model) > 200):
-        raise Invalid("model must be a non-blank string of at most 200 characters")
-    if model is not None:
-        check_text(model, "model")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise Invalid("stream must be true or false")
-    options = body.get("stream_options") or {}
-    if not isinstance(options, dict):
-        raise Invalid("stream_options must be an object")
-    if body.get("n", 1) != 1:
-        raise Invalid("n: only one choice is supported")
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    max_tokens = parse_int(limit, "max_tokens", 1, 1_000_000) if limit is not None else None
-    user = body.get("user")
-    if user is not None and not isinstance(user, str):
-        raise Invalid("user must be a string")
-    if user:
-        check_text(user, "user")
+    fields = parse_fields(chat_fields(settings.max_prompt_chars), body, strict=False)
+    messages = fields["messages"]
     prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user" and m["content"].strip())
+    completion = Completion(
+        messages=messages,
+        model=fields["model"] or settings.openai_model,
+        temperature=fields["temperature"],
+        max_tokens=fields["max_completion_tokens"] or fields["max_tokens"],
+        request_id=logs.request_id(request.scope),
+        stop=fields["stop"],
+        user=fields["user"],
+    )
     exchange = await open_exchange(
         request,
+        completion,
         started=started,
         prompt=prompt,
-        messages=messages,
         conversation_id=uuid.uuid4(),
-        model=model,
         stream_format="chat.completions",
         system=next((m["content"] for m in messages if m["role"] == "system"), None),
-        temperature=_number(body.get("temperature"), "temperature", 0, 2),
-        max_tokens=max_tokens,
-        stop=_stop(body.get("stop")),
-        user=user,
-        include_usage=bool(options.get("include_usage", False)),
+        include_usage=fields["stream_options"],
         keep_messages=True,
     )
-    if stream:
-        state = request.state
+    state = request.state
+    if fields["stream"]:
         return Relay(exchange, state.store, state.streams, settings)
     return await _complete(request, exchange)
 
 
-async def _complete(request: Request, exchange: Any) -> Response:
+async def _complete(request: Request, exchange: Exchange) -> Response:
     """stream: false — the whole answer in one chat.completion object (or an error status,
     since nothing has been sent yet)."""
     store = request.state.store
-    texts: list[str] = []
-    finish: str | None = None
-    usage: Usage | None = None
-    first: float | None = None
+    answer = Answer(exchange.started, exchange.completion.messages)
     error: GatewayError | None = None
-
-    def ending(failure: str | None) -> dict[str, Any]:
-        """The record's last write: the text so far, `error` with `failure` or `complete`."""
-        return {
-            "status": "error" if failure else "complete",
-            "response": "".join(texts),
-            "error": failure,
-            "completed_at": utcnow(),
-            "ttft_ms": round((first - exchange.started) * 1000, 3) if first else None,
-            "duration_ms": round((time.perf_counter() - exchange.started) * 1000, 3),
-        }
-
     try:
         async for chunk in exchange.chunks:
             if chunk.text:
-                first = first or time.perf_counter()
-                texts.append(chunk.text)
-            finish = chunk.finish_reason or finish
-            usage = chunk.usage or usage
+                answer.add(chunk.text, time.perf_counter())
+            answer.finish_reason = chunk.finish_reason or answer.finish_reason
+            answer.usage = chunk.usage or answer.usage
     except StreamFailed as exc:
         error = UpstreamError(exc.message)
     except asyncio.CancelledError:  # a shutdown: the record keeps the text; the client gets a 503
-        await request.state.streams.settle(finalise(store, exchange.record_id, ending(SHUTDOWN_CUT)))
+        await request.state.streams.settle(
+            write_ending(store, exchange.record_id, answer.ending("error", SHUTDOWN_CUT))
+        )
         raise
     finally:
         await exchange.chunks.aclose()
-    text = "".join(texts)
-    if error is None and finish is None:
-        error = UpstreamError("the upstream closed the stream before it finished")
-    if usage is None:
-        usage = Usage(estimate_prompt_tokens(exchange.completion.messages), estimate_tokens(text), estimated=True)
-    values = ending(error.message if error else None)
-    values.update(
-        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, usage_estimated=usage.estimated
+    unfinished = answer.unfinished()
+    if error is None and unfinished is not None:
+        error = UpstreamError(unfinished[1])
+    usage = answer.final_usage()
+    await write_ending(
+        store, exchange.record_id, answer.ending("error" if error else "complete", error.message if error else None)
     )
-    await finalise(store, exchange.record_id, values)
     if error is not None:
         raise error
     return JSONResponse(
         {
-            "id": f"chatcmpl-{exchange.record_id.hex}",
+            "id": formats.completion_id(exchange.record_id.hex),
             "object": "chat.completion",
             "created": int(time.time()),
             "model": exchange.completion.model,
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "message": {"role": "assistant", "content": answer.text(), "refusal": None},
                     "logprobs": None,
-                    "finish_reason": finish,
+                    "finish_reason": answer.finish_reason,
                 }
             ],
             "usage": {

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -22,7 +24,11 @@ from alembic.config import Config
 from databases import Database
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway import auth
 from gateway.app import create_app
+from gateway.database import GatewayDatabase
+from gateway.keys import KeyStore, hash_key, new_key
+from gateway.search import Search
 from gateway.settings import Settings
 from gateway.store import Store
 from tests.servers import UvicornProcess, free_port
@@ -30,6 +36,7 @@ from tests.servers import UvicornProcess, free_port
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+OPERATOR_KEY = "operator-secret-key-0123456789"
 
 
 def alembic_config(url: str) -> Config:
@@ -258,24 +265,45 @@ def redis_url() -> str:
     return REDIS_TEST_URL
 
 
-async def unreachable_store(store: Store, tmp_path: Any) -> Store:
-    """A store whose database cannot be reached: a SQLite file in a missing directory, or an
-    asyncpg pool whose server is gone (acquiring a connection is refused)."""
-    if store.kind == "sqlite":
-        database = Database(f"sqlite:///{tmp_path}/missing-dir/x.db")
+async def cut_off_database(gateway: Gateway, tmp_path: Any) -> None:
+    """The gateway's store, search and keys over a database that cannot be reached: a SQLite file
+    in a missing directory, or a PostgreSQL server that refuses connections."""
+    kind = gateway.state["store"].kind
+    if kind == "sqlite":
+        database: Database = GatewayDatabase(f"sqlite:///{tmp_path}/missing-dir/x.db")
         await database.connect()
     else:
-        database = Database("postgresql://postgres@127.0.0.1:1/x")
-        database._backend._pool = FailingPool()
-        database.is_connected = True
-    return Store(database, store.kind)
+        database = GatewayDatabase("postgresql://postgres@127.0.0.1:1/x")  # never connected
+    gateway.state.update(store=Store(database, kind), search=Search(database, kind), key_store=KeyStore(database))
 
 
-class FailingPool:
-    """An asyncpg pool whose server has gone away."""
+def assert_error(response: Any, status: int, mentions: str = "") -> None:
+    """A JSON error of the contract's shape, with its request id and no stack trace."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["request_id"] == response.headers["x-request-id"]
+    assert error["type"] and error["message"]
+    assert mentions in error["message"]
+    assert "Traceback" not in response.text
 
-    async def acquire(self) -> Any:
-        raise ConnectionRefusedError(111, "Connection refused")
 
-    async def release(self, connection: Any) -> None:
-        return None
+def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `gateway` command, run as a user runs it, on this database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "POSTGRES_", "API_KEY"))}
+    env["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+async def stored_key(gateway: Gateway, name: str, rate_limit: tuple[int, int] | None = None) -> str:
+    key = new_key()
+    await gateway.state["key_store"].create(name, hash_key(key), rate_limit)
+    return key
+
+
+@pytest.fixture
+def no_key_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored keys looked up on every request (a revoked key stops at once)."""
+    monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 0.0)

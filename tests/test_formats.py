@@ -49,9 +49,15 @@ def test_error_chunk() -> None:
     }
 
 
-def test_ndjson_and_sse_framing() -> None:
-    assert formats.ndjson('{"a":1}') == b'{"a":1}\n'
-    assert formats.sse('{"a":1}', "rid:12") == b'id: rid:12\ndata: {"a":1}\n\n'
-    assert formats.sse("[DONE]") == b"data: [DONE]\n\n"
-    assert formats.SSE_DONE == b"data: [DONE]\n\n"
-    assert formats.SSE_KEEPALIVE.startswith(b":") and formats.SSE_KEEPALIVE.endswith(b"\n\n")
+def test_each_format_frames_a_chunk_as_its_clients_read_it() -> None:
+    args = ("rid", "abc", "gpt-4o-mini", 1700000000)
+    assert formats.frames_for("text", *args).content("hé", 2) == "hé".encode()
+    assert formats.frames_for("text", *args).finish("stop", 2) == b""
+    line = formats.frames_for("openai", *args).content("hé", 2)
+    assert line.endswith(b"}\n") and json.loads(line)["choices"][0]["delta"] == {"content": "hé"}
+    event = formats.frames_for("sse", *args).content("hé", 2)
+    assert event.startswith(b"id: rid:2\ndata: {") and event.endswith(b"}\n\n")
+    assert formats.frames_for("chat.completions", *args).content("hé", 2).startswith(b"data: {")
+    assert formats.frames_for("sse", *args).done() == formats.SSE_DONE == b"data: [DONE]\n\n"
+    assert formats.frames_for("openai", *args).done() == b""
+    assert formats.SSE_KEEPALIVE == b": keep-alive\n\n"

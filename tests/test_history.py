@@ -9,8 +9,7 @@ import pytest
 
 from gateway import openapi
 from gateway.settings import Settings
-from tests.conftest import Gateway, unreachable_store
-from tests.test_stream_api import assert_error
+from tests.conftest import Gateway, assert_error, cut_off_database
 
 
 async def make_records(gateway: Gateway, count: int, **body: Any) -> list[str]:
@@ -105,7 +104,7 @@ async def test_health_is_ok_then_503_when_the_database_is_unreachable(make_gatew
     response = await gateway.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "llm": "mock", "version": "0.1.0"}
-    gateway.state["store"] = await unreachable_store(gateway.state["store"], tmp_path)
+    await cut_off_database(gateway, tmp_path)
     broken = await gateway.get("/health")
     assert broken.status_code == 503
     assert broken.json()["status"] == "unavailable" and broken.json()["database"] == "error"
@@ -125,7 +124,7 @@ async def test_history_total_is_capped_at_ten_thousand_with_a_lower_bound_flag(g
 
 async def test_reads_while_the_database_is_unreachable_are_503_not_500(make_gateway: Any, tmp_path: Any) -> None:
     gateway = await make_gateway()
-    gateway.state["store"] = await unreachable_store(gateway.state["store"], tmp_path)
+    await cut_off_database(gateway, tmp_path)
     described = openapi.spec(Settings(), "x")["paths"]
     record = f"/history/{uuid.uuid4()}"
     for method, path, template in (

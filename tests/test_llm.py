@@ -1,6 +1,7 @@
 import asyncio
 
-from gateway.llm import Completion, MockLLM, estimate_tokens, mock_answer
+from gateway.llm import Completion, estimate_tokens
+from gateway.mock import MockLLM, mock_answer
 
 
 def completion(prompt: str, **kwargs: object) -> Completion:

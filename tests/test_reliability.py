@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from gateway import inputs
-from gateway.streaming import SHUTDOWN_UNANSWERED
+from gateway.exchange import SHUTDOWN_UNANSWERED
 from tests.conftest import IN_CI, FakeOpenAI, Gateway, pg_admin, rows
 from tests.servers import CuttingProxy, UvicornProcess, free_port
 
@@ -432,7 +432,7 @@ async def test_a_full_database_gets_a_clear_503(make_gateway: Any, database_url:
     gateway: Gateway = await make_gateway()
     assert (await gateway.post("/stream", json={"prompt": "fits"})).status_code == 200
     store = gateway.state["store"]
-    writer = store._sqlite_writer  # the connection every stream writes through
+    writer = store.writer.connection  # the connection every stream writes through
     await writer.execute("VACUUM")  # no free pages left to reuse
     pages = await (await writer.execute("PRAGMA page_count")).fetchone()
     await writer.execute(f"PRAGMA max_page_count = {pages[0]}")

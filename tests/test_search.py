@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import auth, fts
-from gateway.auth import hash_key, new_key
-from gateway.store import Store, utcnow
-from tests.conftest import Gateway
-from tests.test_stream_api import assert_error
+from gateway import auth
+from gateway.keys import hash_key, new_key
+from gateway.search import fts5_expression
+from gateway.store import Ending, Store, utcnow
+from tests.conftest import Gateway, assert_error
 
 
 async def add(store: Store, prompt: str, response: str = "", *, ago: float = 0, status: str = "complete",
@@ -33,7 +33,7 @@ async def add(store: Store, prompt: str, response: str = "", *, ago: float = 0, 
         api_key_id=key_id,
     )
     if status != "streaming":
-        await store.finish(record_id, status=status, response=response, completed_at=created)
+        await store.finish(record_id, Ending(status=status, response=response, completed_at=created))
     return str(record_id)
 
 
@@ -117,7 +117,7 @@ async def test_a_streaming_record_is_found_by_prompt_a_finished_one_by_both_a_de
     store = gateway.state["store"]
     record_id = await add(store, "quokka question", status="streaming")
     assert ids(await search(gateway, "quokka")) == [record_id]
-    await store.finish(uuid.UUID(record_id), status="complete", response="the marsupial smiles")
+    await store.finish(uuid.UUID(record_id), Ending(status="complete", response="the marsupial smiles"))
     assert ids(await search(gateway, "marsupial")) == [record_id]
     assert ids(await search(gateway, "quokka")) == [record_id]
     assert (await gateway.delete(f"/history/{record_id}")).status_code == 204
@@ -129,7 +129,7 @@ async def test_a_stored_key_finds_only_its_own_records(gateway: Gateway, monkeyp
     monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 0.0)
     store = gateway.state["store"]
     key = new_key()
-    mine = await store.create_key("searcher", hash_key(key))
+    mine = await gateway.state["key_store"].create("searcher", hash_key(key))
     own = await add(store, "narwhal of mine", key_id=mine.id)
     await add(store, "narwhal of someone else")
     body = (await gateway.get("/search", params={"query": "narwhal"}, headers={"x-api-key": key})).json()
@@ -160,13 +160,13 @@ async def bulk_insert(store: Store, count: int, prompt: str) -> None:
     if store.kind == "sqlite":
         import sqlite3
 
-        from gateway.store import _sqlite_value
+        from gateway.database import sqlite_value
 
         bulk = sqlite3.connect(str(store.db.url.database))
         with bulk:
             bulk.executemany(
                 f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [[_sqlite_value(v) for v in row] for row in rows],
+                [[sqlite_value(v) for v in row] for row in rows],
             )
         bulk.close()
     else:
@@ -185,7 +185,7 @@ async def test_postgres_uses_the_gin_index(make_gateway: Any, database_url: str)
     await add(store, "a rare aardvark")
     await store.db.execute("VACUUM ANALYZE records")  # flushes the GIN pending list, as autovacuum would
     matches = "FROM records r WHERE r.search_vector @@ websearch_to_tsquery(CAST('english' AS regconfig), 'aardvark')"
-    for query in (  # the capped count, and the ranking of a rare term, as Store.search runs them
+    for query in (  # the capped count, and the ranking of a rare term, as Search.find runs them
         f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT 10001) AS capped",
         f"SELECT c.id FROM (SELECT r.* {matches}) AS c ORDER BY ts_rank_cd(c.search_vector, "
         "websearch_to_tsquery('english', 'aardvark')) DESC, c.created_at DESC LIMIT 10",
@@ -222,16 +222,16 @@ async def test_no_query_makes_search_fail(gateway: Gateway, query: str) -> None:
 async def test_no_ten_thousand_character_unicode_query_makes_the_store_fail(
     gateway: Gateway, query: str, lang: str
 ) -> None:
-    found = await gateway.state["store"].search(query.replace("\x00", ""), lang, 10, 0)
+    found = await gateway.state["search"].find(query.replace("\x00", ""), lang, 10, 0)
     assert found.total >= 0
 
 
 def test_fts5_expression_quotes_every_term() -> None:
-    assert fts.fts5_expression('"exact phrase" or rate-limiting -bad', "simple") == (
+    assert fts5_expression('"exact phrase" or rate-limiting -bad', "simple") == (
         '(("exact phrase")) OR (("rate-limiting") NOT "bad")'
     )
-    assert fts.fts5_expression('he said "x""y', "simple") == '(("he" AND "said" AND "x" AND "y"))'
-    assert fts.fts5_expression("the of and", "english") is None
-    assert fts.fts5_expression("the of and", "simple") == '(("the" AND "of" AND "and"))'
-    assert fts.fts5_expression("-only -negative", "simple") is None
-    assert fts.fts5_expression("*** ::: ---", "simple") is None
+    assert fts5_expression('he said "x""y', "simple") == '(("he" AND "said" AND "x" AND "y"))'
+    assert fts5_expression("the of and", "english") is None
+    assert fts5_expression("the of and", "simple") == '(("the" AND "of" AND "and"))'
+    assert fts5_expression("-only -negative", "simple") is None
+    assert fts5_expression("*** ::: ---", "simple") is None

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from gateway.errors import UpstreamError
-from gateway.llm import Completion, MockLLM
-from gateway.streaming import SHUTDOWN_CUT, SHUTDOWN_UNANSWERED, Streams
+from gateway.exchange import SHUTDOWN_CUT, SHUTDOWN_UNANSWERED
+from gateway.live import Streams
+from gateway.llm import Completion
+from gateway.mock import MockLLM
 from tests.conftest import Gateway, json_post_scope, rows
-from tests.test_streaming import ScriptedLLM
+from tests.test_relay import ScriptedLLM
 
 
 class Call:

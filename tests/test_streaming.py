@@ -1,257 +1,240 @@
-"""The relay called as an ASGI app with our own receive/send: disconnects, failures, keep-alives."""
+"""/stream through the ASGI app, on SQLite and PostgreSQL: framing, headers, records, errors."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import json
-import time
+import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
 
-from gateway.llm import Chunk, Completion, MockLLM, StreamFailed
-from gateway.settings import Settings
-from gateway.streaming import Relay
-from gateway.upstream import OpenAI
-from tests.conftest import Gateway, json_post_scope, unreachable_store
+from gateway.llm import Chunk, Completion
+from gateway.mock import MockLLM, mock_answer
+from tests.conftest import Gateway, assert_error
+
+PROMPT = "Explain how write-ahead logging works"
 
 
-class ScriptedLLM(MockLLM):
-    """Streams `words` with `delay` between them, then does what `ending` says."""
+class RecordingLLM(MockLLM):
+    """The mock, remembering what it was asked."""
 
-    def __init__(self, words: int = 1000, delay: float = 0.01, ending: str = "stop", first_delay: float = 0) -> None:
-        super().__init__(delay=delay)
-        self.words = words
-        self.ending = ending
-        self.first_delay = first_delay
-        self.closed_at: float | None = None
+    def __init__(self) -> None:
+        super().__init__(delay=0)
+        self.asked: list[Completion] = []
 
     async def _stream(self, completion: Completion) -> AsyncGenerator[Chunk, None]:
-        try:
-            await asyncio.sleep(self.first_delay)
-            for index in range(self.words):
-                yield Chunk(text=f" w{index}")
-                await asyncio.sleep(self.delay)
-            if self.ending == "fail":
-                raise StreamFailed("upstream_error", "the upstream broke")
-            if self.ending == "stop":
-                yield Chunk(finish_reason="stop")
-        finally:
-            self.closed_at = time.monotonic()
+        self.asked.append(completion)
+        async for chunk in super()._stream(completion):
+            yield chunk
 
 
-async def drive(
-    gateway: Gateway,
-    query: str,
-    body: dict[str, Any],
-    disconnect_after: int | None = None,
-    times: list[float] | None = None,
-) -> tuple[list[bytes], float | None]:
-    """POST /stream?query, returning the body parts sent, and when the client left (if it did)."""
-    sent: list[bytes] = []
-    left_at: float | None = None
-    gone = asyncio.Event()
-    request = {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered, left_at
-        if not delivered:
-            delivered = True
-            return request
-        await gone.wait()
-        left_at = time.monotonic()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body" and message.get("body"):
-            sent.append(message["body"])
-            if times is not None:
-                times.append(time.monotonic())
-            if disconnect_after is not None and len(sent) >= disconnect_after:
-                gone.set()
-
-    scope = json_post_scope("/stream", query)
-    await asyncio.wait_for(gateway.app(scope, receive, send), timeout=10)  # type: ignore[arg-type]
-    return sent, left_at
+async def record(gateway: Gateway, record_id: str) -> dict[str, Any]:
+    response = await gateway.get(f"/history/{record_id}")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
 
 
-async def latest(gateway: Gateway) -> dict[str, Any]:
-    item: dict[str, Any] = (await gateway.get("/history", params={"limit": 1})).json()["items"][0]
-    return item
+async def test_text_body_equals_the_stored_response(gateway: Gateway) -> None:
+    response = await gateway.post("/stream", json={"prompt": PROMPT})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    expected = mock_answer([{"role": "user", "content": PROMPT}])
+    assert response.text == expected
+    stored = await record(gateway, response.headers["x-record-id"])
+    assert stored["response"] == response.text
+    assert stored["status"] == "complete"
+    assert stored["prompt"] == PROMPT
+    assert stored["stream_format"] == "text"
+    assert stored["prompt_tokens"] > 0 and stored["completion_tokens"] > 0
+    assert stored["usage_estimated"] is False
+    assert stored["ttft_ms"] is not None and stored["duration_ms"] >= stored["ttft_ms"]
+    assert stored["completed_at"] >= stored["created_at"]
 
 
-async def test_a_client_that_leaves_closes_the_llm_stream_at_once(make_gateway: Any) -> None:
-    llm = ScriptedLLM(delay=0.02)
+@pytest.mark.parametrize("stream_format", ["text", "openai", "sse"])
+async def test_every_stream_carries_the_contract_headers(gateway: Gateway, stream_format: str) -> None:
+    response = await gateway.post(f"/stream?stream_format={stream_format}", json={"prompt": PROMPT})
+    headers = response.headers
+    assert uuid.UUID(headers["x-record-id"])
+    assert uuid.UUID(headers["x-conversation-id"])
+    assert headers["x-request-id"]
+    assert "no-cache" in headers["cache-control"] and "no-transform" in headers["cache-control"]
+    assert headers["x-accel-buffering"] == "no"
+    assert "content-encoding" not in headers
+
+
+async def test_openai_format_is_ndjson_chunks_as_openai_sends_them(gateway: Gateway) -> None:
+    response = await gateway.post("/stream?stream_format=openai", json={"prompt": PROMPT, "model": "gpt-test"})
+    assert response.headers["content-type"] == "application/x-ndjson"
+    assert response.text.endswith("\n")
+    chunks = [json.loads(line) for line in response.text.splitlines()]
+    assert len({c["id"] for c in chunks}) == 1
+    assert all(c["object"] == "chat.completion.chunk" and c["model"] == "gpt-test" for c in chunks)
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    content = [c["choices"][0]["delta"]["content"] for c in chunks[1:-2]]
+    assert all("role" not in c["choices"][0]["delta"] for c in chunks[1:-2])
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["choices"] == []
+    usage = chunks[-1]["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    stored = await record(gateway, response.headers["x-record-id"])
+    assert "".join(content) == stored["response"]
+    assert stored["model"] == "gpt-test"
+
+
+async def test_sse_events_carry_record_offsets_and_end_with_done(gateway: Gateway) -> None:
+    response = await gateway.get("/stream", params={"prompt": PROMPT, "stream_format": "sse"})
+    assert response.headers["content-type"].startswith("text/event-stream")
+    record_id = response.headers["x-record-id"]
+    events = response.text.split("\n\n")
+    assert events[-1] == ""
+    assert events[-2] == "data: [DONE]"
+    text = ""
+    for event in events[:-2]:
+        id_line, data_line = event.split("\n")
+        assert id_line.startswith(f"id: {record_id}:")
+        chunk = json.loads(data_line.removeprefix("data: "))
+        choices = chunk["choices"]
+        if choices and "content" in choices[0]["delta"]:
+            text += choices[0]["delta"]["content"]
+        assert id_line == f"id: {record_id}:{len(text)}"
+    stored = await record(gateway, record_id)
+    assert text == stored["response"]
+
+
+async def test_offsets_count_code_points_not_bytes(make_gateway: Any) -> None:
+    class Emoji(MockLLM):
+        async def _stream(self, completion: Completion) -> AsyncGenerator[Chunk, None]:
+            for text in ("héllo ", "🙂", " ok"):
+                yield Chunk(text=text)
+            yield Chunk(finish_reason="stop")
+
+    gateway = await make_gateway(llm=Emoji())
+    response = await gateway.post("/stream?stream_format=sse", json={"prompt": "x"})
+    ids = [line.rsplit(":", 1)[1] for line in response.text.splitlines() if line.startswith("id:")]
+    assert ids[:4] == ["0", "6", "7", "10"]
+    stored = await record(gateway, response.headers["x-record-id"])
+    assert stored["usage_estimated"] is True
+    assert stored["response"] == "héllo 🙂 ok"
+
+
+async def test_get_stream_takes_the_same_fields_as_query_parameters(gateway: Gateway) -> None:
+    response = await gateway.get("/stream", params={"prompt": PROMPT, "max_tokens": "4", "temperature": "0.5"})
+    assert response.status_code == 200
+    assert len(response.text.split()) == 4
+    stored = await record(gateway, response.headers["x-record-id"])
+    assert stored["status"] == "complete"
+
+
+async def test_a_conversation_sends_earlier_turns_oldest_first(make_gateway: Any) -> None:
+    llm = RecordingLLM()
     gateway = await make_gateway(llm=llm)
-    sent, left_at = await drive(gateway, "stream_format=text", {"prompt": "hi"}, disconnect_after=5)
-    assert left_at is not None and llm.closed_at is not None
-    assert llm.closed_at - left_at < 0.1
-    record = await latest(gateway)
-    assert record["status"] == "cancelled"
-    assert record["response"] == b"".join(sent).decode()
-    assert record["error"] is None
+    first = await gateway.post("/stream", json={"prompt": "First question", "system": "Be brief."})
+    conversation = first.headers["x-conversation-id"]
+    second = await gateway.post("/stream", json={"prompt": "Second question", "conversation_id": conversation})
+    assert second.headers["x-conversation-id"] == conversation
+    third = await gateway.post(
+        "/stream", json={"prompt": "Third question", "conversation_id": conversation, "system": "Be kind."}
+    )
+    assert third.status_code == 200
+    assert llm.asked[-1].messages == [
+        {"role": "system", "content": "Be kind."},
+        {"role": "user", "content": "First question"},
+        {"role": "assistant", "content": first.text},
+        {"role": "user", "content": "Second question"},
+        {"role": "assistant", "content": second.text},
+        {"role": "user", "content": "Third question"},
+    ]
+    listed = (await gateway.get("/history", params={"conversation_id": conversation})).json()
+    assert [item["prompt"] for item in listed["items"]] == ["Third question", "Second question", "First question"]
 
 
-async def test_detach_lets_the_generation_finish_after_the_client_leaves(make_gateway: Any) -> None:
-    llm = ScriptedLLM(words=30, delay=0.005)
-    gateway = await make_gateway(llm=llm)
-    sent, _ = await drive(gateway, "on_disconnect=detach", {"prompt": "hi"}, disconnect_after=3)
-    record = await latest(gateway)
-    assert record["status"] == "complete"
-    assert record["response"] == "".join(f" w{i}" for i in range(30))
-    assert len(b"".join(sent).decode()) < len(record["response"])
+async def test_an_unknown_conversation_is_404(gateway: Gateway) -> None:
+    response = await gateway.post("/stream", json={"prompt": "hi", "conversation_id": str(uuid.uuid4())})
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found"
 
 
-async def test_failure_mid_stream_ends_sse_with_an_error_chunk_then_done(make_gateway: Any) -> None:
-    gateway = await make_gateway(llm=ScriptedLLM(words=10, delay=0, ending="fail"))
-    sent, _ = await drive(gateway, "stream_format=sse", {"prompt": "hi"})
-    body = b"".join(sent).decode()
-    events = body.split("\n\n")
-    assert events[-1] == "" and events[-2] == "data: [DONE]"
-    error = json.loads(events[-3].split("data: ", 1)[1])
-    assert error == {"error": {"type": "upstream_error", "message": "the upstream broke"}}
-    record = await latest(gateway)
-    assert record["status"] == "error" and record["error"] == "the upstream broke"
-    assert record["response"] == "".join(f" w{i}" for i in range(10))
-
-
-async def test_failure_mid_stream_in_text_just_stops_and_openai_ends_with_the_error(make_gateway: Any) -> None:
-    gateway = await make_gateway(llm=ScriptedLLM(words=4, delay=0, ending="fail"))
-    text, _ = await drive(gateway, "stream_format=text", {"prompt": "hi"})
-    assert b"".join(text).decode() == " w0 w1 w2 w3"
-    lines, _ = await drive(gateway, "stream_format=openai", {"prompt": "hi"})
-    last = json.loads(b"".join(lines).decode().splitlines()[-1])
-    assert last["error"]["type"] == "upstream_error"
-
-
-async def test_a_stream_that_ends_without_a_finish_reason_is_an_error(make_gateway: Any) -> None:
-    gateway = await make_gateway(llm=ScriptedLLM(words=3, delay=0, ending="silent-close"))
-    await drive(gateway, "stream_format=openai", {"prompt": "hi"})
-    record = await latest(gateway)
-    assert record["status"] == "error" and "before it finished" in record["error"]
-
-
-async def test_sse_sends_keep_alives_while_the_llm_is_silent(make_gateway: Any) -> None:
-    gateway = await make_gateway(llm=ScriptedLLM(words=2, delay=0, first_delay=0.5), sse_keepalive_seconds=0.1)
-    sent, _ = await drive(gateway, "stream_format=sse", {"prompt": "hi"})
-    body = b"".join(sent).decode()
-    first_content = body.index('"content":" w0"')
-    assert body[:first_content].count(": keep-alive\n\n") >= 3
-
-
-async def test_max_stream_seconds_ends_an_endless_stream(make_gateway: Any) -> None:
-    gateway = await make_gateway(llm=ScriptedLLM(words=10**9, delay=0.01), max_stream_seconds=0.2)
-    sent, _ = await drive(gateway, "stream_format=openai", {"prompt": "hi"})
-    assert json.loads(sent[-1])["error"]["type"] == "stream_too_long"
-    record = await latest(gateway)
-    assert record["status"] == "error" and record["response"]
-
-
-async def test_a_finished_stream_is_freed_at_once_in_every_format(make_gateway: Any) -> None:
-    # No reference cycle may hold a finished stream (its text, its upstream response) until a
-    # garbage collection: the server process collects rarely (gateway.app.GC_THRESHOLDS).
-    gateway = await make_gateway(llm=ScriptedLLM(words=3, delay=0.01), sse_keepalive_seconds=0.005)
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        for stream_format in ("text", "openai", "sse"):
-            sent, _ = await drive(gateway, f"stream_format={stream_format}", {"prompt": "hi"})
-            assert b"w2" in b"".join(sent)
-        gc.collect()
-        relays = [o for o in gc.garbage if isinstance(o, Relay)]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-    assert relays == []
-
-
-async def test_the_upstream_is_asked_while_the_record_is_written_and_nothing_it_sent_is_lost(
-    make_gateway: Any, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("body", "status", "mentions"),
+    [
+        (b"{not json", 400, "JSON"),
+        (b"\xff\xfe\x00", 400, "JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, ""),
+        (b"[1, 2]", 422, "object"),
+        (b"{}", 422, "prompt"),
+        (b'{"prompt": "   "}', 422, "prompt"),
+        (b'{"prompt": 5}', 422, "prompt"),
+        (b'{"prompt": "hi", "temperature": "hot"}', 422, "temperature"),
+        (b'{"prompt": "hi", "temperature": 3}', 422, "temperature"),
+        (b'{"prompt": "hi", "max_tokens": 0}', 422, "max_tokens"),
+        (b'{"prompt": "hi", "max_tokens": true}', 422, "max_tokens"),
+        (b'{"prompt": "hi", "conversation_id": "nope"}', 422, "conversation_id"),
+        (b'{"prompt": "hi", "model": ""}', 422, "model"),
+        (b'{"prompt": "hi", "stream_format": "xml"}', 422, "stream_format"),
+        (b'{"prompt": "hi", "on_disconnect": "later"}', 422, "on_disconnect"),
+        (b'{"prompt": "hi", "promt": "typo"}', 422, "promt"),
+        (b'{"prompt": "lone \\ud800 surrogate"}', 422, "prompt"),
+        (b'{"prompt": "nul \\u0000 byte"}', 422, "prompt"),
+    ],
+)
+async def test_bad_bodies_get_their_status_and_a_json_error(
+    gateway: Gateway, body: bytes, status: int, mentions: str
 ) -> None:
-    # The real client (aiohttp drops bytes it has buffered when the connection then breaks) against
-    # the fake upstream, which sends two chunks and drops; the record's insert takes 0.3 s.
-    llm = OpenAI(Settings(openai_api_key="sk-test", openai_base_url=fake_openai.base_url, openai_timeout=5))
-    gateway = await make_gateway(llm=llm)
-    store, moments = gateway.state["store"], {}
-    create, open_ = store.create, llm.open
-
-    async def slow_create(**values: Any) -> None:
-        await asyncio.sleep(0.3)
-        await create(**values)
-        moments["inserted"] = time.monotonic()
-
-    async def timed_open(completion: Completion) -> Any:
-        moments["asked"] = time.monotonic()
-        return await open_(completion)
-
-    monkeypatch.setattr(store, "create", slow_create)
-    monkeypatch.setattr(llm, "open", timed_open)
-    try:
-        response = await gateway.post("/stream", json={"prompt": "go [[chunks=5 drop at=2]]"})
-    finally:
-        await llm.aclose()
-    assert moments["asked"] < moments["inserted"] - 0.2  # asked at once, not after the insert
-    assert response.status_code == 200 and response.text == "tok0 tok1"
-    record = (await gateway.get(f"/history/{response.headers['x-record-id']}")).json()
-    assert (record["status"], record["response"]) == ("error", "tok0 tok1")
+    response = await gateway.post("/stream", content=body, headers={"content-type": "application/json"})
+    assert_error(response, status, mentions)
 
 
-async def test_a_record_that_cannot_be_written_is_a_503_even_though_the_upstream_was_asked(
-    make_gateway: Any, tmp_path: Any
-) -> None:
-    gateway = await make_gateway(llm=ScriptedLLM(words=3, delay=0))
-    gateway.state["store"] = await unreachable_store(gateway.state["store"], tmp_path)
-    for stream_format in ("text", "sse"):
-        response = await gateway.post(f"/stream?stream_format={stream_format}", json={"prompt": "hi"})
-        assert response.status_code == 503
-        assert response.json()["error"]["type"] == "unavailable"
+async def test_wrong_content_type_is_415(gateway: Gateway) -> None:
+    response = await gateway.post("/stream", content=b"prompt=hi", headers={"content-type": "text/plain"})
+    assert_error(response, 415)
 
 
-async def test_a_record_that_cannot_be_written_stops_the_upstream_request_at_once(
-    make_gateway: Any, tmp_path: Any
-) -> None:
-    # In a database outage every client retry would otherwise reach the upstream (and its bill).
-    asked = asyncio.Event()
-    stopped: list[bool] = []
-
-    class SlowToAnswer(MockLLM):
-        async def open(self, completion: Completion) -> Any:
-            asked.set()
-            try:
-                await asyncio.sleep(5)
-            except asyncio.CancelledError:
-                stopped.append(True)
-                raise
-            return await super().open(completion)
-
-    gateway = await make_gateway(llm=SlowToAnswer(delay=0))
-    gateway.state["store"] = await unreachable_store(gateway.state["store"], tmp_path)
-    started = time.monotonic()
-    response = await gateway.post("/stream", json={"prompt": "hi"})
-    assert response.status_code == 503 and response.json()["error"]["type"] == "unavailable"
-    assert asked.is_set() and stopped == [True]
-    assert time.monotonic() - started < 2
+async def test_bad_stream_format_in_the_query_is_422(gateway: Gateway) -> None:
+    assert_error(await gateway.post("/stream?stream_format=xml", json={"prompt": "hi"}), 422, "stream_format")
+    assert_error(await gateway.get("/stream", params={"prompt": "hi", "stream_format": "x"}), 422, "stream_format")
 
 
-async def test_text_read_ahead_while_the_record_is_written_goes_out_at_once(
-    make_gateway: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The first word comes at once, the second a second later; the insert takes 0.2 s. The first
-    # word must go out when the record exists, not wait for the second.
-    gateway = await make_gateway(llm=ScriptedLLM(words=2, delay=1.0))
-    store = gateway.state["store"]
-    create = store.create
+async def test_body_over_max_body_bytes_is_413(make_gateway: Any) -> None:
+    gateway = await make_gateway(max_body_bytes=1000)
+    response = await gateway.post("/stream", json={"prompt": "x" * 2000})
+    assert_error(response, 413)
 
-    async def slow_create(**values: Any) -> None:
-        await asyncio.sleep(0.2)
-        await create(**values)
 
-    monkeypatch.setattr(store, "create", slow_create)
-    times: list[float] = []
-    started = time.monotonic()
-    sent, _ = await drive(gateway, "stream_format=text", {"prompt": "hi"}, times=times)
-    assert sent[0] == b" w0" and 0.2 <= times[0] - started < 0.7
-    assert b"".join(sent) == b" w0 w1"
+async def test_body_over_max_body_bytes_without_content_length_is_413(make_gateway: Any) -> None:
+    gateway = await make_gateway(max_body_bytes=1000)
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        yield b'{"prompt": "'
+        for _ in range(100):
+            yield b"x" * 100
+        yield b'"}'
+
+    response = await gateway.post("/stream", content=body(), headers={"content-type": "application/json"})
+    assert_error(response, 413)
+
+
+async def test_prompt_over_max_prompt_chars_is_422(make_gateway: Any) -> None:
+    gateway = await make_gateway(max_prompt_chars=10)
+    assert_error(await gateway.post("/stream", json={"prompt": "x" * 11}), 422, "prompt")
+    assert (await gateway.post("/stream", json={"prompt": "x" * 10})).status_code == 200
+
+
+async def test_a_refused_request_leaves_no_record(gateway: Gateway) -> None:
+    await gateway.post("/stream", json={"prompt": " "})
+    assert (await gateway.get("/history")).json()["total"] == 0
+
+
+async def test_a_sane_request_id_is_reused_and_an_insane_one_replaced(gateway: Gateway) -> None:
+    kept = await gateway.post("/stream", json={"prompt": "hi"}, headers={"x-request-id": "abc-123.X_y"})
+    assert kept.headers["x-request-id"] == "abc-123.X_y"
+    replaced = await gateway.post("/stream", json={"prompt": "hi"}, headers={"x-request-id": "bad id\r\nx: y"})
+    assert replaced.headers["x-request-id"] != "bad id"
+    assert len(replaced.headers["x-request-id"]) == 32
+
+
+async def test_unknown_route_and_method_are_json(gateway: Gateway) -> None:
+    assert_error(await gateway.get("/nope"), 404)
+    assert_error(await gateway.put("/stream"), 405)

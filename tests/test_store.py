@@ -1,5 +1,6 @@
-"""The hot-path writes (a stream's insert and its final update): group commits on PostgreSQL,
-one at a time on SQLite; on both, every row lands and a bad row fails alone."""
+"""The store on SQLite and PostgreSQL: a stream's writes (group commits on PostgreSQL: every row
+lands, a bad row fails alone), the heartbeat and the crash sweep (which never wait for a row whose
+end is being written), and the writer's connections."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import asyncpg
 import pytest
 from databases import Database
 
-from gateway.store import GroupCommit, Store, utcnow
+from gateway.database import PostgresWriter
+from gateway.store import Ending, Store, utcnow
 from tests.conftest import _clean, rows
 
 
@@ -51,17 +53,25 @@ def record(**values: Any) -> dict[str, Any]:
     return fields
 
 
-async def test_a_burst_of_streams_is_written_in_batches_and_every_row_lands(store: Store, database_url: str) -> None:
-    created = [record(prompt=f"burst {n}") for n in range(60)]
-    await asyncio.gather(*(store.create(**values) for values in created))
-    if store.kind == "postgresql":  # the writes that came while one was in flight went together
-        assert store._inserts.batches >= 1
+async def test_a_burst_of_streams_is_written_in_batches_and_every_row_lands(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes: list[int] = []
+    run = PostgresWriter.run
 
-    await asyncio.gather(
-        *(store.finish(values["id"], status="complete", response=f"answer {n}") for n, values in enumerate(created))
-    )
-    if store.kind == "postgresql":
-        assert store._finishes.batches >= 1
+    async def counted(writer: PostgresWriter, sql: str, rows: list[list[Any]]) -> None:
+        sizes.append(len(rows))
+        await run(writer, sql, rows)
+
+    monkeypatch.setattr(PostgresWriter, "run", counted)
+    created = [record(prompt=f"burst {n}") for n in range(60)]
+    async for store in opened_store(database_url):
+        await asyncio.gather(*(store.create(**values) for values in created))
+        await asyncio.gather(
+            *(store.finish(values["id"], Ending("complete", f"answer {n}")) for n, values in enumerate(created))
+        )
+    if database_url.startswith("postgresql"):  # the writes that came while one was in flight went together
+        assert max(sizes) > 1 and sum(sizes) == 120 and len(sizes) < 120
     stored = await rows(database_url, "SELECT prompt, response, status FROM records")
     assert sorted((r["prompt"], r["response"], r["status"]) for r in stored) == sorted(
         (f"burst {n}", f"answer {n}", "complete") for n in range(60)
@@ -80,85 +90,6 @@ async def test_a_bad_row_in_a_batch_fails_alone(store: Store, database_url: str)
     assert len(failures) == 1 and results[10] is failures[0]
     prompts = {r["prompt"] for r in await rows(database_url, "SELECT prompt FROM records")}
     assert prompts == {"first", *(f"good {n}" for n in range(20))}
-
-
-async def test_a_lone_write_goes_at_once_and_its_failure_reaches_its_caller() -> None:
-    calls: list[int] = []
-
-    async def run(sql: str, batch: list[list[Any]]) -> None:
-        calls.append(len(batch))
-        if batch[0][0] == "bad":
-            raise RuntimeError("refused")
-
-    writer = GroupCommit("INSERT", run)
-    await writer.write(["ok"])
-    with pytest.raises(RuntimeError, match="refused"):
-        await writer.write(["bad"])
-    assert calls == [1, 1] and not writer.busy
-
-
-def slow_first_writer() -> tuple[list[list[str]], asyncio.Event, GroupCommit]:
-    """A GroupCommit whose first write waits for `release`; `batches` lists what each wrote."""
-    batches: list[list[str]] = []
-    release = asyncio.Event()
-
-    async def run(sql: str, batch: list[list[Any]]) -> None:
-        batches.append([args[0] for args in batch])
-        if len(batches) == 1:
-            await release.wait()
-
-    return batches, release, GroupCommit("INSERT", run)
-
-
-async def test_writes_that_wait_on_a_slow_one_go_together_after_it() -> None:
-    batches, release, writer = slow_first_writer()
-    first = asyncio.ensure_future(writer.write(["a"]))
-    await asyncio.sleep(0)
-    rest = [asyncio.ensure_future(writer.write([name])) for name in "bcd"]
-    await asyncio.sleep(0)
-    assert batches == [["a"]] and not any(task.done() for task in rest)
-    release.set()
-    await asyncio.gather(first, *rest)
-    assert batches == [["a"], ["b", "c", "d"]] and not writer.busy
-
-
-async def test_a_queue_longer_than_a_batch_goes_in_parallel_batches_one_per_slot() -> None:
-    batches: list[list[str]] = []
-    release = asyncio.Event()
-
-    async def run(sql: str, batch: list[list[Any]]) -> None:
-        batches.append([args[0] for args in batch])
-        await release.wait()
-
-    writer = GroupCommit("UPDATE", run, slots=2)
-    writer.MAX_BATCH = 2
-    first = asyncio.ensure_future(writer.write(["a"]))
-    await asyncio.sleep(0)
-    second = asyncio.ensure_future(writer.write(["b"]))  # one waiting: it waits for "a"
-    await asyncio.sleep(0)
-    assert batches == [["a"]]
-    rest = [asyncio.ensure_future(writer.write([name])) for name in "cdef"]  # a whole batch waits: it goes
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert batches == [["a"], ["b", "c"]] and writer.in_flight == 2  # both slots busy; d, e, f wait
-    release.set()
-    await asyncio.gather(first, second, *rest)
-    assert batches[2:] == [["d", "e"], ["f"]] and not writer.busy and writer.batches == 2
-
-
-async def test_writes_submitted_while_one_is_in_flight_are_plain_futures_that_join_its_batch() -> None:
-    # A burst of 1,000 streams starts 1,000 inserts: none gets a task of its own, and each caller
-    # resumes straight from its batch.
-    batches, release, writer = slow_first_writer()
-    first = writer.submit(["a"])  # nothing in flight: it goes alone, in a task
-    tasks = len(asyncio.all_tasks())
-    rest = [writer.submit([name]) for name in "bcd"]  # before that task has even run
-    assert len(asyncio.all_tasks()) == tasks and not any(isinstance(f, asyncio.Task) for f in rest)
-    await asyncio.sleep(0)
-    assert batches == [["a"]] and not any(f.done() for f in rest)
-    release.set()
-    await asyncio.gather(first, *rest)
-    assert batches == [["a"], ["b", "c", "d"]] and not writer.busy
 
 
 async def stamps(database_url: str) -> dict[str, tuple[str, Any]]:
@@ -266,7 +197,7 @@ async def test_a_write_is_done_when_postgresql_answers_and_the_store_closes_once
     quick = record(prompt="quick")
     try:
         await asyncio.wait_for(pg_store.create(**quick), timeout=5)
-        await asyncio.wait_for(pg_store.finish(quick["id"], status="complete", response="done"), timeout=5)
+        await asyncio.wait_for(pg_store.finish(quick["id"], Ending("complete", "done")), timeout=5)
 
         closing = asyncio.ensure_future(pg_store.close())
         await asyncio.sleep(0.1)

@@ -1,0 +1,275 @@
+"""Opening an exchange: the record's insert and the upstream request, side by side, before any byte
+goes to the client; and the record's last write, which nothing may lose.
+
+The insert goes on while the upstream is asked (its commit and the upstream's first answer take
+about as long), and nothing is relayed before the record exists. A refusal ends the record `error`
+and is raised, so the client still gets a status code. A record that cannot be written is a 503,
+and stops the upstream request at once: in a database outage every retry of every client would
+otherwise reach the upstream, and its bill. A shutdown that cuts a request here still ends its
+record (`end_cut_before_answer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from gateway import logs
+from gateway.auth import principal
+from gateway.errors import GatewayError, Unavailable
+from gateway.live import Streams
+from gateway.llm import LLM, Chunk, ChunkStream, Completion
+from gateway.store import Ending, Store, utcnow
+
+log = logging.getLogger("gateway.exchange")
+
+SHUTDOWN_CUT = "the gateway is shutting down; the answer was cut short"
+SHUTDOWN_UNANSWERED = "the gateway is shutting down; the answer had not started"
+ENDING_ATTEMPTS = 4
+
+
+@dataclass
+class Exchange:
+    """A recorded request whose LLM stream has been acquired."""
+
+    chunks: ChunkStream
+    record_id: uuid.UUID
+    conversation_id: uuid.UUID
+    completion: Completion
+    stream_format: str
+    started: float  # perf_counter() when the request arrived
+    include_usage: bool = True
+
+
+async def open_exchange(
+    request: Request,
+    completion: Completion,
+    *,
+    started: float,
+    prompt: str,
+    conversation_id: uuid.UUID,
+    stream_format: str,
+    system: str | None = None,
+    include_usage: bool = True,
+    keep_messages: bool = False,
+) -> Exchange:
+    """Record the request (`streaming`) while its LLM stream is acquired."""
+    state = request.state
+    store: Store = state.store
+    streams: Streams = state.streams
+    record_id = uuid.uuid4()
+    now = utcnow()
+    # ensure_future: the store returns a future; a test's stand-in may be a coroutine.
+    insert = asyncio.ensure_future(
+        store.create(
+            id=record_id,
+            conversation_id=conversation_id,
+            prompt=prompt,
+            model=completion.model,
+            stream_format=stream_format,
+            system=system,
+            temperature=completion.temperature,
+            max_tokens=completion.max_tokens,
+            created_at=now,
+            heartbeat_at=now,
+            instance_id=streams.instance_id,
+            request_id=completion.request_id,
+            api_key_id=principal(request.scope).key_id,
+            messages=json.dumps(completion.messages, ensure_ascii=False) if keep_messages else None,
+        )
+    )
+    try:
+        inner = await UpstreamCall(insert).open(state.llm, completion)
+    except asyncio.CancelledError:  # a shutdown: the client gets a 503 (logs.RequestContext)
+        await streams.settle(end_cut_before_answer(store, insert, record_id, started))
+        raise
+    except Unavailable:
+        raise  # the record could not be written
+    except GatewayError as refused:
+        try:
+            await wait_for_record(insert)
+        except asyncio.CancelledError:
+            await streams.settle(end_cut_before_answer(store, insert, record_id, started, error=refused.message))
+            raise
+        await write_ending(store, record_id, unstarted(started, refused.message))
+        logs.fields(request.scope).update(record_id=str(record_id), stream_format=stream_format, outcome="error")
+        raise
+    chunks: ChunkStream = inner if insert.done() else ReadAhead(inner)
+    try:
+        await wait_for_record(insert)
+    except asyncio.CancelledError:
+        await streams.settle(end_cut_before_answer(store, insert, record_id, started, chunks))
+        raise
+    except Unavailable:
+        await chunks.aclose()
+        raise
+    return Exchange(chunks, record_id, conversation_id, completion, stream_format, started, include_usage)
+
+
+async def wait_for_record(insert: asyncio.Future[None]) -> None:
+    """Until the record's insert is done; a failed one is a 503. A request cancelled meanwhile (a
+    shutdown) still has its record: the insert is shielded."""
+    try:
+        await asyncio.shield(insert)
+    except Exception as exc:
+        log.error("could not create a record: %s", exc)
+        raise Unavailable("the gateway's database is unavailable; try again shortly") from None
+
+
+def unstarted(started: float, error: str) -> Ending:
+    """The end of a record whose stream never started (refused, or cut by a shutdown)."""
+    return Ending(status="error", error=error, duration_ms=round((time.perf_counter() - started) * 1000, 3))
+
+
+async def end_cut_before_answer(
+    store: Store,
+    insert: asyncio.Future[None],
+    record_id: uuid.UUID,
+    started: float,
+    chunks: ChunkStream | None = None,
+    error: str = SHUTDOWN_UNANSWERED,
+) -> None:
+    """A request a shutdown cancelled before its stream started: its upstream stream is closed and
+    its record, once written, ends `error` (with nothing relayed, the client is told 503)."""
+    if chunks is not None:
+        with contextlib.suppress(Exception):
+            await chunks.aclose()
+    try:
+        await insert
+    except Exception:
+        return  # never written (and logged as such)
+    await write_ending(store, record_id, unstarted(started, error))
+
+
+class UpstreamCall:
+    """The upstream request, made in the current task while the record's insert goes on.
+
+    In the request's own step, not a task of its own: in a burst, a task would run only after
+    every other request's first step. An insert that fails meanwhile cancels the request, and that
+    cancellation (told from one that came from outside, and taken back) becomes the 503 of a
+    record that could not be written. The insert's callback also retrieves every failed insert's
+    exception, so one nobody awaits is not logged."""
+
+    def __init__(self, insert: asyncio.Future[None]) -> None:
+        self.insert = insert
+        self.task: asyncio.Task[Any] | None = None
+        self.cancelled_it = False
+        insert.add_done_callback(self._inserted)
+
+    def _inserted(self, insert: asyncio.Future[None]) -> None:
+        if not insert.cancelled() and insert.exception() is not None and self.task is not None:
+            self.cancelled_it = True
+            self.task.cancel()
+
+    async def open(self, llm: LLM, completion: Completion) -> ChunkStream:
+        self.task = asyncio.current_task()
+        try:
+            return await llm.open(completion)
+        except asyncio.CancelledError:
+            if not self.cancelled_it or self.task is None:
+                raise  # cancelled from outside (shutdown): the insert finishes alone
+            self.task.uncancel()
+            await wait_for_record(self.insert)  # raises Unavailable
+            raise
+        finally:
+            self.task = None
+
+
+class ReadAhead:
+    """The upstream stream, read in a task of its own from the moment it answered until the relay
+    takes it over: the record's insert was still going on, and aiohttp drops the bytes it has
+    buffered when the connection then breaks, so an upstream that answers, sends its text and
+    fails before anyone read it would lose that text. The relay gets what was read at once, then
+    the read in progress, after which the task stops and the relay reads the rest itself."""
+
+    def __init__(self, inner: ChunkStream) -> None:
+        self.inner = inner
+        self.iterator: AsyncIterator[Chunk] = aiter(inner)
+        self.buffered: list[Chunk] = []
+        self.failure: Exception | None = None
+        self.ended = False
+        self.taken = False
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while not self.taken:
+                self.buffered.append(await anext(self.iterator))
+        except StopAsyncIteration:
+            self.ended = True
+        except Exception as exc:  # raised to the relay after the text read before it
+            self.failure = exc
+
+    def __aiter__(self) -> ReadAhead:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        if self.buffered:  # what was read ahead goes out at once
+            return self.buffered.pop(0)
+        if not self.taken:
+            self.taken = True
+            if not self.task.done():
+                await self.task  # its read in progress is the next chunk; then it stops
+            if self.buffered:
+                return self.buffered.pop(0)
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
+        if self.ended:
+            raise StopAsyncIteration
+        return await anext(self.iterator)
+
+    async def aclose(self) -> None:
+        self.taken = True
+        if not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        await self.inner.aclose()
+
+
+async def write_ending(store: Store, record_id: uuid.UUID, ending: Ending) -> None:
+    """A record's last write, retried over about two seconds; if the database still refuses, the
+    whole record goes to the log at ERROR, so nothing is lost silently. One cancellation does not
+    cut it: a shutdown that cancels a stream as it writes its end has it written again at once
+    (an UPDATE by id) before the lifespan closes the database."""
+    delay = 0.25
+    attempt = 1
+    cut = False
+    while True:
+        try:
+            if attempt > 1:
+                await asyncio.sleep(delay)
+                delay *= 2
+            await store.finish(record_id, ending)
+            return
+        except asyncio.CancelledError:
+            if cut:
+                raise
+            cut = True
+        except Exception as exc:
+            if attempt == ENDING_ATTEMPTS:
+                record = {
+                    name: (value.isoformat() if isinstance(value, dt.datetime) else value)
+                    for name, value in dataclasses.asdict(ending).items()
+                }
+                log.error(
+                    "could not write the end of record %s after %d attempts (%s); the record follows",
+                    record_id,
+                    attempt,
+                    exc,
+                    extra={"record_id": str(record_id), "record": record},
+                )
+                return
+            attempt += 1

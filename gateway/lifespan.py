@@ -1,0 +1,146 @@
+"""The resources one process holds, made at start-up and released at shutdown (Starlette's lifespan).
+
+What the lifespan yields is every request's `request.state`: the settings, the store and search,
+the keys, the LLM, the live streams, the record listener and the rate limiter. A database that is
+down at start-up does not stop the process (a platform would restart it in a loop, with pauses
+that grow): the gateway serves 503 for what needs the database, and connects when it can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from databases import Database
+from starlette.applications import Starlette
+
+from gateway import __version__
+from gateway.auth import Keys
+from gateway.database import make_database, open_database
+from gateway.keys import KeyStore
+from gateway.live import Streams
+from gateway.llm import LLM
+from gateway.mock import MockLLM
+from gateway.notify import Listener
+from gateway.ratelimit import Limiter
+from gateway.search import Search
+from gateway.settings import Settings, mask_url
+from gateway.store import Store
+
+log = logging.getLogger("gateway")
+
+# How long a shutdown waits for the streams it cut to write their ends.
+SHUTDOWN_FINALISE_SECONDS = 5.0
+# Retries of a database that was down at start-up: from 0.5 s, doubling, at most every 10 s.
+CONNECT_RETRY_FIRST, CONNECT_RETRY_MAX = 0.5, 10.0
+
+
+def make_llm(settings: Settings) -> LLM:
+    if settings.openai_api_key:
+        from gateway.upstream import OpenAI
+
+        llm: LLM = OpenAI(settings)
+        return llm
+    return MockLLM(delay=settings.mock_delay_seconds)
+
+
+async def once_connected(store: Store, keys: Keys, settings: Settings) -> int:
+    """What start-up does with the database: say whether the gateway is open to anyone, and sweep
+    the streams a crash left behind (how many were marked is returned)."""
+    if not await keys.required():
+        log.warning("no API_KEY and no stored key: the gateway is open to anyone who can reach it")
+    try:
+        return await store.sweep(dt.timedelta(seconds=settings.stale_stream_seconds))
+    except Exception as exc:
+        log.warning("start-up sweep failed: %s", exc)
+        return 0
+
+
+async def connect_later(database: Database, store: Store, keys: Keys, settings: Settings) -> None:
+    """The database was down at start-up: keep trying, and once it answers do what start-up could
+    not (`once_connected`). Meanwhile everything that needs it gets 503."""
+    delay = CONNECT_RETRY_FIRST
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await open_database(database, settings.database_kind)
+        except Exception as exc:
+            delay = min(delay * 2, CONNECT_RETRY_MAX)
+            log.warning("the database is still unreachable (%s); next try in %.1f s", exc, delay)
+            continue
+        swept = await once_connected(store, keys, settings)
+        log.info("connected to the database; %d abandoned streams marked interrupted", swept)
+        return
+
+
+async def housekeeping(store: Store, streams: Streams, settings: Settings) -> None:
+    """Keep this process's live streams marked alive, and sweep the ones a crash left behind."""
+    stale = dt.timedelta(seconds=settings.stale_stream_seconds)
+    while True:
+        await asyncio.sleep(settings.heartbeat_seconds)
+        try:
+            await store.heartbeat(streams.instance_id)
+            swept = await store.sweep(stale)
+            if swept:
+                log.warning("marked %d abandoned streams interrupted", swept)
+        except Exception as exc:
+            log.warning("housekeeping failed: %s", exc)
+
+
+def lifespan(settings: Settings) -> Any:
+    @contextlib.asynccontextmanager
+    async def run(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        database = make_database(settings)
+        store = Store(database, settings.database_kind)
+        key_store = KeyStore(database)
+        keys = Keys(settings.api_key, key_store)
+        connecting: asyncio.Future[None] | None = None
+        try:
+            await open_database(database, settings.database_kind)
+        except Exception as exc:
+            log.error("cannot reach the database (%s); starting without it and trying again", exc)
+            connecting = asyncio.ensure_future(connect_later(database, store, keys, settings))
+        listener = Listener(settings.database_url, settings.database_kind)
+        await listener.start()
+        streams = Streams()
+        llm = make_llm(settings)
+        limiter = Limiter(settings.rate_limit_requests, settings.rate_limit_window_seconds, settings.redis_url)
+        swept = await once_connected(store, keys, settings) if connecting is None else 0
+        log.info(
+            "gateway %s starting: llm=%s database=%s limiter=%s; %d abandoned streams marked interrupted",
+            __version__,
+            "mock" if llm.name == "mock" else f"openai ({settings.openai_base_url}, model {settings.openai_model})",
+            mask_url(settings.database_url) + ("" if connecting is None else " (unreachable, retrying)"),
+            limiter.description if settings.rate_limit_enabled else "off",
+            swept,
+        )
+        chores = asyncio.ensure_future(housekeeping(store, streams, settings))
+        try:
+            yield {
+                "settings": settings,
+                "store": store,
+                "search": Search(database, settings.database_kind),
+                "key_store": key_store,
+                "keys": keys,
+                "llm": llm,
+                "streams": streams,
+                "listener": listener,
+                "limiter": limiter if settings.rate_limit_enabled else None,
+            }
+        finally:
+            chores.cancel()
+            if connecting is not None:
+                connecting.cancel()
+            await streams.shutdown(SHUTDOWN_FINALISE_SECONDS)
+            with contextlib.suppress(Exception):
+                await store.sweep(dt.timedelta(0), instance_id=streams.instance_id)
+            await llm.aclose()
+            await listener.close()
+            await store.close()
+            await database.disconnect()
+
+    return run
