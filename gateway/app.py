@@ -143,8 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 # Collections of the youngest generation once 10,000 more objects are alive, not 700: a stream's
 # objects mostly die before one is due (a short request leaves no cyclic garbage), and each
-# collection scans what every live stream holds. Measured in the 1,000-stream workload (gc.callbacks
-# timing the collections): 15-20% of the gateway's CPU went to them with the defaults, 5-7% with these.
+# collection scans what every live stream holds (docs/performance.md has what it costs).
 GC_THRESHOLDS = (10_000, 100, 100)
 
 

@@ -12,7 +12,7 @@ import functools
 import json
 import math
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +113,7 @@ def parse_text(value: object, name: str, max_chars: int, non_blank: bool = False
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: each is declared once
 class Field:
     """One field of a body or a query: how it is read, and how the API description shows it."""
 
@@ -156,12 +156,12 @@ def choice(name: str, options: tuple[str, ...], default: str) -> Field:
 
 
 def parse_fields(
-    fields: Sequence[Field], data: Mapping[str, Any], extra: frozenset[str] = frozenset(), strict: bool = True
+    fields: tuple[Field, ...], data: Mapping[str, Any], extra: frozenset[str] = frozenset(), strict: bool = True
 ) -> dict[str, Any]:
     """Each field's value (absent or null: its default). Strict: an unknown name is refused,
     so a typo does not pass silently; `extra` names are handled elsewhere (auth, resuming)."""
     if strict:
-        unknown = sorted(set(data) - {field.name for field in fields} - extra)
+        unknown = sorted(set(data) - _names(fields) - extra)
         if unknown:
             raise Invalid(f"unknown field: {unknown[0]}")
     values: dict[str, Any] = {}
@@ -174,6 +174,11 @@ def parse_fields(
         else:
             values[field.name] = field.parse(raw)
     return values
+
+
+@functools.cache
+def _names(fields: tuple[Field, ...]) -> frozenset[str]:
+    return frozenset(field.name for field in fields)
 
 
 # --- /stream -------------------------------------------------------------------------------------
@@ -199,6 +204,7 @@ QUERY_EXTRAS = frozenset(("api_key", "last_event_id"))
 
 @functools.cache
 def stream_fields(max_prompt_chars: int) -> tuple[Field, ...]:
+    """The body's fields (or a GET's query), STREAM_OPTIONS last."""
     return (
         text("prompt", max_prompt_chars, required=True, non_blank=True),
         uuid_field("conversation_id"),
@@ -206,14 +212,14 @@ def stream_fields(max_prompt_chars: int) -> tuple[Field, ...]:
         text("system", max_prompt_chars),
         number("temperature", 0.0, 2.0),
         integer("max_tokens", 1, MAX_TOKENS),
+        *STREAM_OPTIONS,
     )
 
 
 def stream_params(
     data: Mapping[str, Any], max_prompt_chars: int, allowed_extra: frozenset[str] = frozenset()
 ) -> StreamParams:
-    fields = (*stream_fields(max_prompt_chars), *STREAM_OPTIONS)
-    return StreamParams(**parse_fields(fields, data, allowed_extra))
+    return StreamParams(**parse_fields(stream_fields(max_prompt_chars), data, allowed_extra))
 
 
 # --- /history and /search ------------------------------------------------------------------------

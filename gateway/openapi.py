@@ -155,12 +155,12 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
             "post": {
                 "summary": "Stream an answer",
                 "parameters": query(STREAM_OPTIONS),
-                "requestBody": body([*stream, *STREAM_OPTIONS]),
+                "requestBody": body(stream),
                 "responses": streamed,
             },
             "get": {
                 "summary": "Stream an answer, or resume one (query parameters, for EventSource)",
-                "parameters": query([*stream, *STREAM_OPTIONS]) + resume,
+                "parameters": query(stream) + resume,
                 "responses": streamed,
             },
         },

@@ -156,7 +156,7 @@ class RawUpstream:
 async def test_a_request_is_on_the_wire_before_its_task_first_waits() -> None:
     # aiohttp writes a request that has a body in a task of its own, on Python 3.11 a turn of the
     # loop later: in a burst of 1,000 requests, only after every other request's set-up. The
-    # gateway's transport sends it within the step that makes it (README, "Performance").
+    # gateway's transport sends it within the step that makes it (docs/performance.md).
     upstream = RawUpstream()
     try:
         first = upstream.post(b'{"n": 1}')
