@@ -34,7 +34,7 @@ def test_a_model_name_with_quotes_and_unicode_stays_valid_json() -> None:
     assert chunk["model"] == model and chunk["choices"][0]["finish_reason"] == "stop"
 
 
-def test_finish_and_usage_chunks() -> None:
+def test_the_finish_chunk_then_the_usage_chunk_with_empty_choices_end_a_stream() -> None:
     finish = json.loads(encoder().finish("length"))
     assert finish["choices"] == [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "length"}]
     usage = json.loads(encoder().usage(7, 5))
@@ -43,7 +43,7 @@ def test_finish_and_usage_chunks() -> None:
     assert usage["id"] == "chatcmpl-abc"
 
 
-def test_error_chunk() -> None:
+def test_an_error_chunk_carries_its_type_and_message() -> None:
     assert json.loads(formats.error_chunk("upstream_error", "broke")) == {
         "error": {"type": "upstream_error", "message": "broke"}
     }

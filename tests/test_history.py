@@ -58,7 +58,7 @@ async def test_keyset_cursor_pages_through_everything_once(gateway: Gateway) -> 
     assert seen == ids[::-1]
 
 
-async def test_conversation_filter(gateway: Gateway) -> None:
+async def test_a_conversations_records_and_only_they_are_listed_by_its_id(gateway: Gateway) -> None:
     await make_records(gateway, 2)
     first = await gateway.post("/stream", json={"prompt": "start"})
     conversation = first.headers["x-conversation-id"]
@@ -84,7 +84,7 @@ async def test_bad_history_parameters_are_422(gateway: Gateway, params: dict[str
     assert_error(await gateway.get("/history", params=params), 422)
 
 
-async def test_get_and_delete_a_record(gateway: Gateway) -> None:
+async def test_a_record_is_fetched_then_deleted_and_is_gone(gateway: Gateway) -> None:
     [record_id] = await make_records(gateway, 1)
     assert (await gateway.get(f"/history/{record_id}")).json()["id"] == record_id
     deleted = await gateway.delete(f"/history/{record_id}")

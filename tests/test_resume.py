@@ -132,7 +132,7 @@ async def test_resuming_a_cancelled_stream_sends_what_is_left_then_the_error_end
         assert events.text == record["response"]
 
 
-async def test_bad_and_unknown_event_ids(uvicorn_gateway: Start) -> None:
+async def test_a_malformed_event_id_is_422_and_an_unknown_record_404(uvicorn_gateway: Start) -> None:
     server = uvicorn_gateway()
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         assert (await client.get("/stream", headers={"last-event-id": "nonsense"})).status_code == 422

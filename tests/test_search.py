@@ -62,7 +62,7 @@ async def test_prompt_matches_rank_above_response_matches_and_ties_go_newest_fir
     assert all(isinstance(item["rank"], float) for item in body["items"])
 
 
-async def test_phrase_or_and_exclusion(gateway: Gateway) -> None:
+async def test_phrases_or_and_exclusions_work_as_web_search_does(gateway: Gateway) -> None:
     store = gateway.state["store"]
     both = await add(store, "green tea with lemon")
     tea_only = await add(store, "black tea, no lemon please? tea")
@@ -100,7 +100,7 @@ async def test_stop_words_only_is_an_empty_list_and_empty_query_or_unknown_lang_
     assert_error(await gateway.get("/search", params={"query": "x", "lang": "klingon"}), 422, "lang")
 
 
-async def test_paging_and_total(gateway: Gateway) -> None:
+async def test_pages_of_matches_cover_every_match_once_with_one_total(gateway: Gateway) -> None:
     store = gateway.state["store"]
     made = [await add(store, f"otter fact number {i}", ago=100 - i) for i in range(7)]
     first = await search(gateway, "otter", limit=3)
@@ -136,7 +136,7 @@ async def test_a_stored_key_finds_only_its_own_records(gateway: Gateway, monkeyp
     assert ids(body) == [own] and body["total"] == 1
 
 
-async def test_through_a_real_stream(gateway: Gateway) -> None:
+async def test_a_streamed_answer_is_found_by_what_its_prompt_asked(gateway: Gateway) -> None:
     response = await gateway.post("/stream", json={"prompt": "Explain capybara social life"})
     body = await search(gateway, "capybara")
     assert ids(body) == [response.headers["x-record-id"]]
@@ -176,7 +176,7 @@ async def bulk_insert(store: Store, count: int, prompt: str) -> None:
 
 
 @pytest.mark.postgres
-async def test_postgres_uses_the_gin_index(make_gateway: Any, database_url: str) -> None:
+async def test_postgresql_answers_from_the_gin_index(make_gateway: Any, database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip(reason="an EXPLAIN of PostgreSQL's plan; SQLite's FTS5 is an index by construction")
     gateway = await make_gateway()

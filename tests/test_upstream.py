@@ -320,7 +320,7 @@ async def test_closing_the_stream_closes_the_response(mock: respx.MockRouter) ->
     assert stream.response.is_closed  # type: ignore[attr-defined]
 
 
-def test_retry_after_parsing() -> None:
+def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     assert retry_after_seconds("7", now) == 7
     assert retry_after_seconds("Thu, 01 Jan 2026 00:00:30 GMT", now) == 30

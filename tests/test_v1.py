@@ -81,7 +81,9 @@ def test_without_include_usage_no_usage_chunk_is_sent(server: UvicornProcess) ->
     assert all(c.choices for c in chunks)
 
 
-async def test_fifty_concurrent_async_sdk_streams(server: UvicornProcess, database_url: str) -> None:
+async def test_fifty_concurrent_async_sdk_streams_each_get_their_answer_and_record(
+    server: UvicornProcess, database_url: str
+) -> None:
     client = AsyncOpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
 
     async def one(index: int) -> str:
