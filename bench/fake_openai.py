@@ -20,6 +20,15 @@ A gateway forwards only the request, so the behaviour is written into the last u
     no_usage        send no usage chunk
     no_done         end without `data: [DONE]`
     cookie          set a Cloudflare-like cookie on the answer, as OpenAI's answers do
+    extras          send what OpenAI sends besides content: `reasoning_content`, a `refusal`, `logprobs`,
+                    and end with `finish_reason: content_filter`
+    tools           answer with tool calls (also whenever the request has `tools` and a `tool_choice`
+                    that is not "none", and its last message is not a tool's result), split into
+                    deltas exactly as OpenAI splits them: `calls=N` calls in parallel (default 1),
+                    their arguments in `chunks` fragments in all
+
+`stream: false` gets one `chat.completion` object; `GET /v1/models` lists two models, `POST
+/v1/embeddings` answers with small vectors.
 
 Every request is recorded (headers, body, the client's port, when it started and ended, whether
 the client went away first): `GET /_requests` lists them, `POST /_reset` forgets them. Pure ASGI, with chunks
@@ -40,6 +49,7 @@ Send = Any
 
 DIRECTIVES = re.compile(r"\[\[(.*?)\]\]", re.S)
 UTF8_WORDS = ("héllo", "wörld", "🙂", "日本語", "ça", "💡")
+MODELS = ("fake-large", "fake-small")
 
 requests_seen: list[dict[str, Any]] = []
 attempts: dict[str, int] = {}
@@ -70,6 +80,35 @@ def chunk_bytes(completion_id: str, model: str, delta: dict[str, Any], finish: s
         "usage": None,
     }
     return b"data: " + json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+
+
+def tool_calls_wanted(body: dict[str, Any], d: dict[str, str]) -> bool:
+    if "tools" in d:
+        return True
+    messages = body.get("messages") or [{}]
+    last_is_result = isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+    return bool(body.get("tools")) and body.get("tool_choice") != "none" and not last_is_result
+
+
+def planned_calls(body: dict[str, Any], d: dict[str, str], fragments: int) -> list[tuple[str, str, list[str]]]:
+    """(id, name, argument fragments) of each call: the request's tools in turn, `calls` of them.
+    The first property of a call's arguments holds `tok0 tok1 …`, and the arguments are cut into
+    `fragments` pieces in all, one a token, as OpenAI's tokens cut them."""
+    tools = [
+        t["function"] for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("function"), dict)
+    ]
+    tools = tools or [{"name": "lookup", "parameters": {"properties": {"query": {"type": "string"}}}}]
+    count = int(d.get("calls", "1"))
+    per_call = max(2, fragments // count)
+    calls = []
+    for index in range(count):
+        tool = tools[index % len(tools)]
+        names = list(((tool.get("parameters") or {}).get("properties") or {"value": {}}).keys())
+        rest = "".join(f', "{name}": "{name} {index}"' for name in names[1:])
+        tokens = [f"tok{i}" for i in range(per_call)]
+        pieces = [f'{{"{names[0]}": "' + tokens[0], *(" " + token for token in tokens[1:]), f'"{rest}}}']
+        calls.append((f"call_fake{index}_{len(requests_seen)}", str(tool.get("name")), pieces))
+    return calls
 
 
 async def json_response(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -117,6 +156,16 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         requests_seen.clear()
         attempts.clear()
         await json_response(send, 200, {"ok": True})
+        return
+    if path == "/v1/models" and scope["method"] == "GET":
+        await json_response(send, 200, {"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]})
+        return
+    if path == "/v1/embeddings" and scope["method"] == "POST":
+        raw = await read_body(receive)
+        inputs = json.loads(raw).get("input")
+        items = inputs if isinstance(inputs, list) else [inputs]
+        data = [{"object": "embedding", "index": i, "embedding": [0.5, -0.5, float(i)]} for i in range(len(items))]
+        await json_response(send, 200, {"object": "list", "data": data, "model": "fake-embedding"})
         return
     if path != "/v1/chat/completions" or scope["method"] != "POST":
         await json_response(send, 404, {"error": {"message": f"no route {path}", "type": "invalid_request_error"}})
@@ -188,6 +237,20 @@ async def respond(body: dict[str, Any], send: Send, entry: dict[str, Any]) -> No
     model = str(body.get("model", "fake"))
     completion_id = f"chatcmpl-fake{len(requests_seen)}"
     chunks = int(d.get("chunks", "5"))
+    if body.get("stream") is not True:
+        await json_response(send, 200, whole_answer(body, d, completion_id, model, chunks))
+        entry["completed"] = True
+        return
+    if "extras" in d:
+        await stream_extras(body, send, completion_id, model)
+        entry["completed"] = True
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    if tool_calls_wanted(body, d):
+        await stream_tool_calls(body, d, send, completion_id, model, chunks)
+        entry["completed"] = True
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, int) and max_tokens < chunks:
         chunks, finish = max_tokens, "length"
@@ -279,3 +342,99 @@ async def respond(body: dict[str, Any], send: Send, entry: dict[str, Any]) -> No
         await send({"type": "http.response.body", "body": tail, "more_body": True})
     entry["completed"] = True
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def usage_event(completion_id: str, model: str, body: dict[str, Any], completion_tokens: int) -> bytes:
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+    event = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+    return b"data: " + json.dumps({**event, "choices": [], "usage": usage}, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def stream_tool_calls(
+    body: dict[str, Any], d: dict[str, str], send: Send, completion_id: str, model: str, chunks: int
+) -> None:
+    delay = float(d.get("delay", "0"))
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    calls = planned_calls(body, d, chunks)
+    sent = 0
+    for index, (call_id, name, pieces) in enumerate(calls):
+        head: dict[str, Any] = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
+        delta: dict[str, Any] = {"tool_calls": [head]}
+        if index == 0:
+            delta = {"role": "assistant", "content": None, "tool_calls": [head], "refusal": None}
+        await send(
+            {"type": "http.response.body", "body": chunk_bytes(completion_id, model, delta, None), "more_body": True}
+        )
+        for piece in pieces:
+            if delay:
+                await asyncio.sleep(delay)
+            fragment = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+            data = chunk_bytes(completion_id, model, fragment, None)
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+            sent += 1
+    tail = chunk_bytes(completion_id, model, {}, "tool_calls")
+    tail += usage_event(completion_id, model, body, sent) + b"data: [DONE]\n\n"
+    await send({"type": "http.response.body", "body": tail, "more_body": True})
+
+
+def whole_answer(
+    body: dict[str, Any], d: dict[str, str], completion_id: str, model: str, chunks: int
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+    if tool_calls_wanted(body, d):
+        message["tool_calls"] = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": "".join(pieces)}}
+            for call_id, name, pieces in planned_calls(body, d, chunks)
+        ]
+        finish = "tool_calls"
+    else:
+        message["content"] = " ".join(f"tok{i}" for i in range(chunks))
+        finish = "stop"
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": chunks,
+            "total_tokens": prompt_tokens + chunks,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
+
+
+async def stream_extras(body: dict[str, Any], send: Send, completion_id: str, model: str) -> None:
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    logprobs = {"content": [{"token": "tok0", "logprob": -0.1, "bytes": [116, 111, 107, 48], "top_logprobs": []}]}
+    events = [
+        {"index": 0, "delta": {"role": "assistant", "content": "", "reasoning_content": "thinking first"}},
+        {"index": 0, "delta": {"content": "tok0"}, "logprobs": logprobs},
+        {"index": 0, "delta": {"refusal": "I cannot say more"}},
+        {"index": 0, "delta": {}, "finish_reason": "content_filter"},
+    ]
+    out = b""
+    for choice in events:
+        event = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        choice = {"logprobs": None, "finish_reason": None, **choice}
+        out += b"data: " + json.dumps({**event, "choices": [choice]}, separators=(",", ":")).encode() + b"\n\n"
+    out += usage_event(completion_id, model, body, 1) + b"data: [DONE]\n\n"
+    await send({"type": "http.response.body", "body": out, "more_body": True})

@@ -50,6 +50,7 @@ class Workload:
     concurrency: int
     chunks: int
     delay: float
+    tools: bool = False  # the answer is a tool call whose arguments come in `chunks` fragments (/v1 only)
 
 
 FULL = [
@@ -58,6 +59,7 @@ FULL = [
     Workload("long", 20, 4, 1000, 0.0),
     Workload("paced", 200, 100, 50, 0.02),
     Workload("many", 1000, 1000, 10, 0.1),
+    Workload("tools", 20, 4, 1000, 0.0, tools=True),
 ]
 SMOKE = [
     Workload("single", 5, 1, 5, 0.0),
@@ -65,7 +67,12 @@ SMOKE = [
     Workload("long", 2, 2, 200, 0.0),
     Workload("paced", 20, 10, 10, 0.02),
     Workload("many", 50, 50, 5, 0.05),
+    Workload("tools", 2, 2, 200, 0.0, tools=True),
 ]
+LOOKUP = {
+    "type": "function",
+    "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}},
+}
 
 
 def free_port() -> int:
@@ -147,14 +154,17 @@ class Target:
 
 def request_body(body_key: str, workload: Workload) -> dict[str, Any]:
     """The workload's request: OpenAI's body ("messages") or the gateway's ("prompt")."""
-    prompt = f"bench [[chunks={workload.chunks} delay={workload.delay}]]"
+    prompt = f"bench [[chunks={workload.chunks} delay={workload.delay}{' tools' if workload.tools else ''}]]"
     if body_key == "messages":
-        return {
+        body: dict[str, Any] = {
             "model": "bench",
             "messages": [{"role": "user", "content": prompt}],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if workload.tools:
+            body["tools"] = [LOOKUP]
+        return body
     return {"prompt": prompt}
 
 
@@ -306,6 +316,8 @@ def main() -> int:
         for round_ in range(rounds):
             for workload in workloads:
                 for target in targets:
+                    if workload.tools and target.body_key != "messages":
+                        continue  # /stream's formats carry text only; a tool call is OpenAI's chunks
                     figures = asyncio.run(measure(target, workload))
                     results.setdefault((workload.name, target.name), []).append(figures)
                     print(
@@ -374,6 +386,8 @@ def report(
     for workload in workloads:
         for target in targets:
             key = (workload.name, target.name)
+            if key not in results:
+                continue
             ok = min(r["ok"] for r in results[key])
             if ok < workload.total:
                 failures += 1

@@ -1,20 +1,23 @@
-"""An answer as it arrives: its text, its first token's time, finish reason and usage, and the
-record's ending built from them (for a relayed stream and a `stream: false` answer alike)."""
+"""An answer as it arrives: its text, tool calls (assembled from their fragments), first token's
+time, finish reason and usage, and the record's ending built from them (for a relayed stream and
+a `stream: false` answer alike)."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from gateway.llm import Usage, estimate_prompt_tokens, estimate_tokens
+from gateway.chat import dumps, tool_text
+from gateway.llm import Usage, estimate_prompt_tokens, estimate_tokens, text_of, usage_of
 from gateway.store import Ending
 
 UNFINISHED = ("upstream_error", "the upstream closed the stream before it finished")
 
 
 class Answer:
-    __slots__ = ("finish_reason", "first", "length", "messages", "parts", "started", "usage")
+    __slots__ = ("calls", "finish_reason", "first", "length", "messages", "parts", "started", "usage")
 
-    def __init__(self, started: float, messages: list[dict[str, str]]) -> None:
+    def __init__(self, started: float, messages: list[dict[str, Any]]) -> None:
         self.started = started  # perf_counter() when the request arrived
         self.messages = messages  # what was asked, for a usage estimate
         self.parts: list[str] = []
@@ -22,6 +25,7 @@ class Answer:
         self.first: float | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.calls: dict[int, dict[str, Any]] = {}  # by index: {id, type, function: {name, arguments}}
 
     def add(self, text: str, now: float) -> None:
         if self.first is None:
@@ -29,8 +33,50 @@ class Answer:
         self.parts.append(text)
         self.length += len(text)
 
+    def add_calls(self, fragments: tuple[dict[str, Any], ...], now: float) -> None:
+        """Tool-call fragments as OpenAI streams them: the first of each call carries its index, id,
+        type and name; the arguments arrive in pieces."""
+        if self.first is None:
+            self.first = now
+        for fragment in fragments:
+            index = fragment.get("index", 0)
+            call = self.calls.setdefault(
+                index if isinstance(index, int) else 0, {"id": "", "type": "function", "function": {}}
+            )
+            if isinstance(fragment.get("id"), str):
+                call["id"] = fragment["id"]
+            if isinstance(fragment.get("type"), str):
+                call["type"] = fragment["type"]
+            function = fragment.get("function")
+            if isinstance(function, dict):
+                for key in ("name", "arguments"):
+                    if isinstance(function.get(key), str):
+                        call["function"][key] = call["function"].get(key, "") + function[key]
+
+    def take_message(self, body: dict[str, Any], now: float) -> None:
+        """A whole answer (`stream: false`): its first choice's message, finish reason and usage."""
+        choices = body.get("choices")
+        choice: dict[str, Any] = {}
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            choice = choices[0]
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            message = {}
+        text = text_of(message.get("content"))
+        if text:
+            self.add(text, now)
+        calls = message.get("tool_calls")
+        if isinstance(calls, list):
+            self.add_calls(tuple({**call, "index": i} for i, call in enumerate(calls) if isinstance(call, dict)), now)
+        finish = choice.get("finish_reason")
+        self.finish_reason = finish if isinstance(finish, str) else None
+        self.usage = usage_of(body.get("usage"))
+
     def text(self) -> str:
         return "".join(self.parts)
+
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [self.calls[index] for index in sorted(self.calls)]
 
     @property
     def ttft(self) -> float | None:
@@ -43,12 +89,14 @@ class Answer:
     def final_usage(self) -> Usage:
         """The upstream's usage; where it gave none, an estimate (and the record says so)."""
         if self.usage is None:
-            self.usage = Usage(estimate_prompt_tokens(self.messages), estimate_tokens(self.text()), estimated=True)
+            generated = self.text() + "".join(c["function"].get("arguments", "") for c in self.calls.values())
+            self.usage = Usage(estimate_prompt_tokens(self.messages), estimate_tokens(generated), estimated=True)
         return self.usage
 
     def ending(self, status: str, error: str | None = None) -> Ending:
         usage = self.usage
         ttft = self.ttft
+        calls = self.tool_calls()
         return Ending(
             status=status,
             response=self.text(),
@@ -58,4 +106,9 @@ class Answer:
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             usage_estimated=usage.estimated if usage else False,
+            tool_calls=dumps(calls),
+            finish_reason=self.finish_reason,
+            cached_tokens=usage.cached_tokens if usage else None,
+            reasoning_tokens=usage.reasoning_tokens if usage else None,
+            tool_text=tool_text(calls) or None,
         )

@@ -58,15 +58,20 @@ class Endpoint:
 
 
 def json_error(
-    request: Request, status: int, type_: str, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    type_: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> Response:
-    body = error_body(type_, message, logs.request_id(request.scope), request.url.path)
+    body = error_body(type_, message, logs.request_id(request.scope), request.url.path, code)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 async def gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    return json_error(request, exc.status, exc.type, exc.message, exc.headers)
+    return json_error(request, exc.status, exc.type, exc.message, exc.headers, exc.code)
 
 
 async def database_error(request: Request, exc: Exception) -> Response:
@@ -117,7 +122,9 @@ ROUTES = [  # tried in order: the streaming routes first
     Route("/history/{record_id}", Endpoint(routes.get_history), methods=["GET"]),
     Route("/history/{record_id}", Endpoint(routes.delete_history), methods=["DELETE"]),
     Route("/search", Endpoint(routes.search), methods=["GET"]),
+    Route("/v1/embeddings", Endpoint(v1.embeddings), methods=["POST"]),
     Route("/v1/models", Endpoint(v1.models), methods=["GET"]),
+    Route("/v1/models/{model:path}", Endpoint(v1.model), methods=["GET"]),
     Route("/metrics", Endpoint(routes.metrics_endpoint), methods=["GET"]),
     Route("/", Endpoint(routes.page), methods=["GET"]),
     Mount("/static", StaticFiles(directory=routes.STATIC), name="static"),

@@ -24,10 +24,11 @@ class GatewayError(Exception):
     status = 500
     type = "internal_error"
 
-    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, headers: dict[str, str] | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        self.code = code  # OpenAI's `code`, under /v1/ (the type when None)
 
 
 class BadRequest(GatewayError):
@@ -94,11 +95,13 @@ ERRORS = {
 }
 
 
-def error_body(type_: str, message: str, request_id: str | None = None, path: str = "") -> bytes:
+def error_body(
+    type_: str, message: str, request_id: str | None = None, path: str = "", code: str | None = None
+) -> bytes:
     """The JSON error; under /v1/ it also carries OpenAI's `param` and `code`, for its SDKs."""
     error: dict[str, str | None] = {"type": type_, "message": message}
     if request_id is not None:
         error["request_id"] = request_id
     if path.startswith("/v1/"):
-        error.update(param=None, code=type_)
+        error.update(param=None, code=code or type_)
     return json.dumps({"error": error}, separators=(",", ":"), ensure_ascii=False).encode()

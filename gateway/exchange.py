@@ -15,21 +15,21 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 
 from gateway import logs
 from gateway.auth import principal
+from gateway.chat import dumps, for_record
 from gateway.errors import GatewayError, Unavailable
 from gateway.live import Streams
-from gateway.llm import LLM, Chunk, ChunkStream, Completion
+from gateway.llm import LLM, Chunk, ChunkStream, Completed, Completion
 from gateway.store import Ending, Store, utcnow
 
 log = logging.getLogger("gateway.exchange")
@@ -37,19 +37,21 @@ log = logging.getLogger("gateway.exchange")
 SHUTDOWN_CUT = "the gateway is shutting down; the answer was cut short"
 SHUTDOWN_UNANSWERED = "the gateway is shutting down; the answer had not started"
 ENDING_ATTEMPTS = 4
+T = TypeVar("T")
 
 
 @dataclass
 class Exchange:
-    """A recorded request whose LLM stream has been acquired."""
+    """A recorded request whose LLM stream (or, for `whole`, whole answer) has been acquired."""
 
-    chunks: ChunkStream
+    chunks: ChunkStream | None
     record_id: uuid.UUID
     conversation_id: uuid.UUID
     completion: Completion
     stream_format: str
     started: float  # perf_counter() when the request arrived
     include_usage: bool = True
+    completed: Completed | None = None
 
 
 async def open_exchange(
@@ -63,8 +65,10 @@ async def open_exchange(
     system: str | None = None,
     include_usage: bool = True,
     keep_messages: bool = False,
+    whole: bool = False,
 ) -> Exchange:
-    """Record the request (`streaming`) while its LLM stream is acquired."""
+    """Record the request (`streaming`) while its LLM stream, or with `whole` its whole answer
+    (`stream: false`), is acquired."""
     state = request.state
     store: Store = state.store
     streams: Streams = state.streams
@@ -86,11 +90,14 @@ async def open_exchange(
             instance_id=streams.instance_id,
             request_id=completion.request_id,
             api_key_id=principal(request.scope).key_id,
-            messages=json.dumps(completion.messages, ensure_ascii=False) if keep_messages else None,
+            messages=dumps(for_record(completion.messages)) if keep_messages else None,
+            tools=dumps(completion.options.get("tools")) if keep_messages else None,
         )
     )
+    llm: LLM = state.llm
+    call: Coroutine[Any, Any, ChunkStream | Completed] = llm.complete(completion) if whole else llm.open(completion)
     try:
-        inner = await UpstreamCall(insert).open(state.llm, completion)
+        inner = await UpstreamCall(insert).run(call)
     except asyncio.CancelledError:  # a shutdown: the client gets a 503 (logs.RequestContext)
         await streams.settle(end_cut_before_answer(store, insert, record_id, started))
         raise
@@ -105,6 +112,13 @@ async def open_exchange(
         await write_ending(store, record_id, unstarted(started, refused.message))
         logs.fields(request.scope).update(record_id=str(record_id), stream_format=stream_format, outcome="error")
         raise
+    if isinstance(inner, Completed):
+        try:
+            await wait_for_record(insert)
+        except asyncio.CancelledError:
+            await streams.settle(end_cut_before_answer(store, insert, record_id, started))
+            raise
+        return Exchange(None, record_id, conversation_id, completion, stream_format, started, include_usage, inner)
     chunks: ChunkStream = inner if insert.done() else ReadAhead(inner)
     try:
         await wait_for_record(insert)
@@ -172,10 +186,10 @@ class UpstreamCall:
             self.cancelled_it = True
             self.task.cancel()
 
-    async def open(self, llm: LLM, completion: Completion) -> ChunkStream:
+    async def run(self, call: Coroutine[Any, Any, T]) -> T:
         self.task = asyncio.current_task()
         try:
-            return await llm.open(completion)
+            return await call
         except asyncio.CancelledError:
             if not self.cancelled_it or self.task is None:
                 raise  # cancelled from outside (shutdown): the insert finishes alone

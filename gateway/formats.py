@@ -77,7 +77,7 @@ class TextFrames:
     """`text`: the answer's text as it comes, and nothing else (a failure is in the record only)."""
 
     content_type = "text/plain; charset=utf-8"
-    structured = False
+    passthrough = False  # whether the upstream's own events are relayed (`Chunk.raw`)
 
     def role(self) -> bytes:
         return b""
@@ -102,7 +102,6 @@ class NdjsonFrames(TextFrames):
     """`openai`: one chunk object a line."""
 
     content_type = "application/x-ndjson"
-    structured = True
 
     def __init__(self, encoder: ChunkEncoder) -> None:
         self.encoder = encoder
@@ -144,13 +143,23 @@ class SseFrames(NdjsonFrames):
 
 
 class ChatSseFrames(SseFrames):
-    """`/v1/chat/completions`: OpenAI's own SSE, events without ids."""
+    """`/v1/chat/completions`: the upstream's own events, relayed as they came (tool calls,
+    refusals, reasoning, logprobs: whatever they hold); the gateway's frames only for its error
+    ending and for a usage it had to estimate."""
+
+    passthrough = True
 
     def __init__(self, encoder: ChunkEncoder) -> None:
         super().__init__(encoder, "")
 
     def frame(self, data: str, offset: int) -> bytes:
         return ServerSentEvent(data, sep=SEP).encode()
+
+    def role(self) -> bytes:
+        return b""
+
+    def finish(self, reason: str, offset: int) -> bytes:
+        return b""
 
 
 Frames = TextFrames  # every format's frames have TextFrames' methods

@@ -45,7 +45,7 @@ def make_llm(settings: Settings) -> LLM:
 
         llm: LLM = OpenAI(settings)
         return llm
-    return MockLLM(delay=settings.mock_delay_seconds)
+    return MockLLM(delay=settings.mock_delay_seconds, model=settings.openai_model)
 
 
 async def once_connected(store: Store, keys: Keys, settings: Settings) -> int:

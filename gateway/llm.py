@@ -1,9 +1,10 @@
 """The LLM interface every backend speaks (the OpenAI client, the mock), and its chunk type.
 
 An LLM's `open()` acquires a stream before anything is sent to the client (so a refusal can
-still become a status code) and returns an async generator of `Chunk`s. Closing it early
+still become a status code) and returns an async iterator of `Chunk`s. Closing it early
 (`aclose()`) releases the upstream at once. A failure after the stream has started is raised
-as `StreamFailed` from the generator.
+as `StreamFailed` from the iterator. `complete()` asks for the whole answer at once
+(`stream: false`) and returns OpenAI's `chat.completion` object as it came.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,30 +20,75 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     estimated: bool = False
+    cached_tokens: int | None = None  # prompt_tokens_details.cached_tokens
+    reasoning_tokens: int | None = None  # completion_tokens_details.reasoning_tokens
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
 
+def usage_of(value: Any) -> Usage | None:
+    """OpenAI's `usage` object, read."""
+    if not isinstance(value, dict):
+        return None
+    prompt = value.get("prompt_tokens_details")
+    completion = value.get("completion_tokens_details")
+    return Usage(
+        int(value.get("prompt_tokens") or 0),
+        int(value.get("completion_tokens") or 0),
+        cached_tokens=_count(prompt, "cached_tokens"),
+        reasoning_tokens=_count(completion, "reasoning_tokens"),
+    )
+
+
+def _count(details: Any, name: str) -> int | None:
+    value = details.get(name) if isinstance(details, dict) else None
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
+    """What arrived together: the text joined, the last finish reason and usage, the tool calls'
+    fragments (OpenAI's `delta.tool_calls` items), and the events themselves, as OpenAI's SSE
+    (`raw`), for a client that is relayed the upstream's own chunks."""
+
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    raw: bytes = b""
 
 
 @dataclass(frozen=True)
 class Completion:
-    """What is asked of an LLM: OpenAI's chat messages, oldest first, and sampling settings."""
+    """What is asked of an LLM: OpenAI's chat messages, oldest first, the model, and every other
+    field of an OpenAI request (`options`), which goes to the upstream as it came."""
 
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     model: str
-    temperature: float | None = None
-    max_tokens: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
-    stop: list[str] = field(default_factory=list)
-    user: str | None = None
+    include_usage: bool = True  # whether the client wants the usage chunk (the upstream is always asked)
+    relay_raw: bool = False  # whether the client is relayed the upstream's own chunks (`Chunk.raw`)
+
+    @property
+    def temperature(self) -> float | None:
+        value = self.options.get("temperature")
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    @property
+    def max_tokens(self) -> int | None:
+        value = self.options.get("max_completion_tokens", self.options.get("max_tokens"))
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A whole answer (`stream: false`): OpenAI's object as it came, and read."""
+
+    raw: bytes
+    body: dict[str, Any]
 
 
 class StreamFailed(Exception):
@@ -67,6 +113,12 @@ class LLM(Protocol):
 
     async def open(self, completion: Completion) -> ChunkStream: ...
 
+    async def complete(self, completion: Completion) -> Completed: ...
+
+    async def models(self) -> list[str]: ...
+
+    async def embeddings(self, body: dict[str, Any], request_id: str) -> Completed: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -75,6 +127,15 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4) if text else 0
 
 
-def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
+def text_of(content: Any) -> str:
+    """A message's text: a string, or the text of its parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str))
+    return ""
+
+
+def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
     # OpenAI's chat format adds about three tokens of framing per message, three for the reply.
-    return sum(estimate_tokens(m.get("content", "")) + 3 for m in messages) + 3
+    return sum(estimate_tokens(text_of(m.get("content"))) + 3 for m in messages) + 3

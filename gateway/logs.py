@@ -96,7 +96,7 @@ async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[by
 
 async def send_error(scope: Scope, send: Send, error: GatewayError) -> None:
     """A middleware's own answer for one of the gateway's errors (status, type and headers from it)."""
-    body = error_body(error.type, error.message, request_id(scope), scope["path"])
+    body = error_body(error.type, error.message, request_id(scope), scope["path"], error.code)
     headers = [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
     await send_json(send, error.status, body, headers)
 

@@ -7,15 +7,19 @@ in one write.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
-from gateway.llm import Chunk, StreamFailed, Usage
+from gateway.llm import Chunk, StreamFailed, Usage, usage_of
 
 _DONE = Chunk(finish_reason="[DONE]")
 
 
-def parse_line(line: bytes) -> Chunk | None:
-    """One line of OpenAI's SSE: a Chunk, None for lines to skip, or _DONE."""
+def parse_line(line: bytes, raw: bool = False, usage_wanted: bool = True) -> Chunk | None:
+    """One line of OpenAI's SSE: a Chunk, None for lines to skip, or _DONE. With `raw`, the chunk
+    also carries the event as it came, to be relayed; a usage-only event is relayed only if the
+    client asked for usage (the upstream is always asked)."""
     line = line.rstrip(b"\r")
     if not line or line.startswith(b":"):
         return None
@@ -38,27 +42,32 @@ def parse_line(line: bytes) -> Chunk | None:
         raise StreamFailed("upstream_error", f"the upstream reported an error: {message or 'no message'}")
     text = ""
     finish = None
+    tool_calls: tuple[dict[str, Any], ...] = ()
     choices = event.get("choices") or ()
     if choices and isinstance(choices[0], dict):
         choice = choices[0]
         delta = choice.get("delta") or {}
-        content = delta.get("content") if isinstance(delta, dict) else None
-        if isinstance(content, str):
-            text = content
+        if isinstance(delta, dict):
+            content = delta.get("content")
+            if isinstance(content, str):
+                text = content
+            calls = delta.get("tool_calls")
+            if isinstance(calls, list):
+                tool_calls = tuple(call for call in calls if isinstance(call, dict))
         finish = choice.get("finish_reason")
-    usage = None
-    raw_usage = event.get("usage")
-    if isinstance(raw_usage, dict):
-        usage = Usage(int(raw_usage.get("prompt_tokens") or 0), int(raw_usage.get("completion_tokens") or 0))
-    if not text and finish is None and usage is None:
+    usage = usage_of(event.get("usage"))
+    relayed = line + b"\n\n" if raw and (usage_wanted or usage is None or choices) else b""
+    if not text and finish is None and usage is None and not tool_calls and not relayed:
         return None
-    return Chunk(text=text, finish_reason=finish if isinstance(finish, str) else None, usage=usage)
+    return Chunk(text, finish if isinstance(finish, str) else None, usage, tool_calls, relayed)
 
 
-def merge(lines: list[bytes]) -> tuple[Chunk | None, bool, StreamFailed | None]:
-    """The events of some lines as one Chunk (text joined; last finish reason and usage),
-    whether `[DONE]` was among them, and the failure of a bad line, to be raised only after the
-    text before it has been relayed."""
+def merge(
+    lines: list[bytes], raw: bool = False, usage_wanted: bool = True
+) -> tuple[Chunk | None, bool, StreamFailed | None]:
+    """The events of some lines as one Chunk (text, tool calls and events joined; last finish
+    reason and usage), whether `[DONE]` was among them, and the failure of a bad line, to be
+    raised only after the text before it has been relayed."""
     events: list[Chunk] = []
     done = False
     failure: StreamFailed | None = None
@@ -66,7 +75,7 @@ def merge(lines: list[bytes]) -> tuple[Chunk | None, bool, StreamFailed | None]:
         if not line or line == b"\r":  # the blank line after every event: the common case, first
             continue
         try:
-            chunk = parse_line(line)
+            chunk = parse_line(line, raw, usage_wanted)
         except StreamFailed as exc:
             failure = exc
             break
@@ -81,9 +90,13 @@ def merge(lines: list[bytes]) -> tuple[Chunk | None, bool, StreamFailed | None]:
     texts: list[str] = []
     finish: str | None = None
     usage: Usage | None = None
+    calls: list[dict[str, Any]] = []
     for chunk in events:
         if chunk.text:
             texts.append(chunk.text)
+        if chunk.tool_calls:
+            calls.extend(chunk.tool_calls)
         finish = chunk.finish_reason or finish
         usage = chunk.usage or usage
-    return Chunk(text="".join(texts), finish_reason=finish, usage=usage), done, failure
+    relayed = b"".join(chunk.raw for chunk in events) if raw else b""
+    return Chunk("".join(texts), finish, usage, tuple(calls), relayed), done, failure

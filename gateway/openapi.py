@@ -205,8 +205,42 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
         },
         "/v1/models": {
             "get": {
-                "summary": "OpenAI-compatible model list",
-                "responses": {"200": json_response({"type": "object"}, "The models"), **errors(401, 429, 503)},
+                "summary": "OpenAI-compatible model list: the upstream's models",
+                "responses": {
+                    "200": json_response({"type": "object"}, "The models"),
+                    **errors(401, 429, 502, 503, 504),
+                },
+            }
+        },
+        "/v1/models/{model}": {
+            "get": {
+                "summary": "One model, as OpenAI describes it",
+                "parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": json_response({"type": "object"}, "The model"),
+                    **errors(401, 404, 429, 502, 503, 504),
+                },
+            }
+        },
+        "/v1/embeddings": {
+            "post": {
+                "summary": "OpenAI-compatible embeddings, passed through to the upstream (not recorded)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["input"],
+                                "properties": {"input": {}, "model": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": json_response({"type": "object"}, "The embeddings, as the upstream answered"),
+                    **errors(400, 401, 404, 408, 413, 415, 422, 429, 502, 503, 504),
+                },
             }
         },
         "/": {

@@ -50,6 +50,7 @@ class Relay(StreamedResponse):
             settings.sse_keepalive_seconds if sse else None,
         )
         self.exchange = exchange
+        assert exchange.chunks is not None
         self.chunks = exchange.chunks
         self.record_id = record_id
         self.store = store
@@ -112,18 +113,20 @@ class Relay(StreamedResponse):
         error: tuple[str, str] | None = None
         gap = metrics.GAP.observe
         last = 0.0
+        passthrough = frames.passthrough
         try:
             chunk: Chunk
             async for chunk in self.chunks:
                 now = time.perf_counter()
-                out = b""
                 text = chunk.text
                 if text:
                     if answer.first is not None:
                         gap(now - last)
                     last = now
                     answer.add(text, now)
-                    out = frames.content(text, answer.length)
+                if chunk.tool_calls:
+                    answer.add_calls(chunk.tool_calls, now)
+                out = chunk.raw if passthrough else frames.content(text, answer.length) if text else b""
                 if chunk.finish_reason is not None and answer.finish_reason is None:
                     answer.finish_reason = chunk.finish_reason
                     out += frames.finish(chunk.finish_reason, answer.length)
@@ -149,9 +152,10 @@ class Relay(StreamedResponse):
         if error is not None:
             await self._end_with_error(error)
             return "error", error
+        relayed = passthrough and answer.usage is not None  # the upstream's usage chunk went out as it came
         usage = answer.final_usage()
         ending = b""
-        if self.exchange.include_usage:
+        if self.exchange.include_usage and not relayed:
             ending = frames.usage(usage.prompt_tokens, usage.completion_tokens, answer.length)
         await write(ending + frames.done())
         return "complete", None

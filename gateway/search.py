@@ -1,4 +1,5 @@
-"""Full-text search over records, ranked, in each database's own way; web-search syntax for both.
+"""Full-text search over records (prompt, response, and tool calls' names and arguments), ranked,
+in each database's own way; web-search syntax for both.
 
 The syntax (`"exact phrase"`, `or`, `-excluded`, other words all required) is PostgreSQL's
 `websearch_to_tsquery`, which never fails on any input. SQLite's FTS5 raises on raw input (`"`
@@ -138,7 +139,8 @@ class Search:
         else:
             vector = (
                 "(setweight(to_tsvector(CAST(:lang AS regconfig), r.prompt), 'A') || "
-                "setweight(to_tsvector(CAST(:lang AS regconfig), r.response), 'B'))"
+                "setweight(to_tsvector(CAST(:lang AS regconfig), r.response), 'B') || "
+                "setweight(to_tsvector(CAST(:lang AS regconfig), coalesce(r.tool_text, '')), 'B'))"
             )
         tsquery = "websearch_to_tsquery(CAST(:lang AS regconfig), :q)"
         if not await self.db.fetch_val(f"SELECT numnode({tsquery}) > 0", values):
@@ -168,7 +170,8 @@ class Search:
         values.update(limit=limit, offset=offset)
         headline_options = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxFragments=2, MinWords=5, MaxWords=18"
         page = (
-            f"SELECT p.*, ts_headline(CAST(:lang AS regconfig), p.prompt || ' — ' || p.response, {tsquery}, "
+            f"SELECT p.*, ts_headline(CAST(:lang AS regconfig), "
+            f"p.prompt || ' — ' || p.response || ' ' || coalesce(p.tool_text, ''), {tsquery}, "
             f"'{headline_options}') AS snippet FROM ({ranked}) AS p ORDER BY p.rank DESC, p.created_at DESC, p.id DESC"
         )
         rows = await self.db.fetch_all(page, values)
@@ -198,7 +201,7 @@ class Search:
             )
         values.update(limit=limit, offset=offset)
         rows = await self.db.fetch_all(
-            f"SELECT r.*, -bm25({table}, 2.0, 1.0) AS rank, "
+            f"SELECT r.*, -bm25({table}, 2.0, 1.0, 1.0) AS rank, "
             f"snippet({table}, -1, char(2), char(3), '…', 16) AS snippet "
             f"{joined}{bound} ORDER BY rank DESC, r.created_at DESC, r.id DESC LIMIT :limit OFFSET :offset",
             values,

@@ -145,7 +145,7 @@ class Settings:
     log_json: bool = True
     log_level: str = "INFO"
     max_prompt_chars: int = 32000
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = 10 * 1024 * 1024  # an ordinary photo, base64 in a data: URI, fits
     mock_delay_seconds: float = 0.02
     sse_keepalive_seconds: float = 15.0
     max_stream_seconds: float = 600.0

@@ -54,8 +54,10 @@ def public(row: Any) -> dict[str, Any]:
     out["created_at"] = iso(row["created_at"])
     out["completed_at"] = iso(row["completed_at"])
     out["usage_estimated"] = bool(row["usage_estimated"])
-    if row["messages"]:  # /v1/chat/completions records keep the request's messages
-        out["messages"] = json.loads(row["messages"])
+    out["tool_calls"] = json.loads(row["tool_calls"]) if row["tool_calls"] else None
+    for name in ("messages", "tools"):  # /v1/chat/completions records keep the request's
+        if row[name]:
+            out[name] = json.loads(row[name])
     return out
 
 
@@ -72,6 +74,11 @@ class Ending:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     usage_estimated: bool = False
+    tool_calls: str | None = None  # JSON
+    finish_reason: str | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    tool_text: str | None = None
 
 
 class BadCursor(ValueError):
@@ -93,6 +100,16 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         return created, uuid.UUID(rid)
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise BadCursor(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier exchange of a conversation, as a continuation replays it."""
+
+    prompt: str
+    response: str
+    messages: list[dict[str, Any]] | None = None  # a /v1 exchange's messages
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,19 +215,26 @@ class Store:
         cursor = encode_cursor(last["created_at"], last["id"]) if last is not None else None
         return Page(items=items, total=min(total, TOTAL_CAP), next=cursor, total_is_lower_bound=total > TOTAL_CAP)
 
-    async def conversation(
-        self, conversation_id: uuid.UUID, owner: uuid.UUID | None = None
-    ) -> list[tuple[str, str]] | None:
+    async def conversation(self, conversation_id: uuid.UUID, owner: uuid.UUID | None = None) -> list[Turn] | None:
         """Earlier turns, oldest first, or None when the conversation is unknown (or not owner's)."""
         query = (
-            sa.select(records.c.prompt, records.c.response, records.c.status)
+            sa.select(records.c.prompt, records.c.response, records.c.status, records.c.messages, records.c.tool_calls)
             .where(records.c.conversation_id == conversation_id, *mine(owner))
             .order_by(records.c.created_at, records.c.id)
         )
         rows = await self.db.fetch_all(query)
         if not rows:
             return None
-        return [(row["prompt"], row["response"]) for row in rows if row["status"] != "streaming"]
+        return [
+            Turn(
+                row["prompt"],
+                row["response"],
+                json.loads(row["messages"]) if row["messages"] else None,
+                json.loads(row["tool_calls"]) if row["tool_calls"] else None,
+            )
+            for row in rows
+            if row["status"] != "streaming"
+        ]
 
     async def heartbeat(self, instance_id: str) -> None:
         await self.db.execute(

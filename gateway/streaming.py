@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway import logs
 from gateway.auth import principal
+from gateway.chat import replayable
 from gateway.errors import Invalid, NotFound
 from gateway.exchange import open_exchange
 from gateway.inputs import QUERY_EXTRAS, StreamParams, read_json, stream_params
@@ -21,7 +23,7 @@ from gateway.llm import Completion
 from gateway.relay import Relay
 from gateway.resume import resume
 from gateway.settings import Settings
-from gateway.store import Store
+from gateway.store import Store, Turn
 
 
 async def stream_endpoint(request: Request) -> Response:
@@ -43,15 +45,22 @@ async def stream_endpoint(request: Request) -> Response:
     return await start_stream(request, params)
 
 
-def build_messages(params: StreamParams, turns: list[tuple[str, str]]) -> list[dict[str, str]]:
+def build_messages(params: StreamParams, turns: list[Turn]) -> list[dict[str, Any]]:
     """The system prompt, the conversation's earlier turns oldest first, then the prompt."""
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     if params.system:
         messages.append({"role": "system", "content": params.system})
-    for prompt, response in turns:
-        messages.append({"role": "user", "content": prompt})
-        if response:
-            messages.append({"role": "assistant", "content": response})
+    for turn in turns:
+        if turn.messages:  # a /v1 exchange: what it was asked, as the upstream accepts it again
+            messages.extend(replayable(message) for message in turn.messages)
+        else:
+            messages.append({"role": "user", "content": turn.prompt})
+        said = [turn.response] if turn.response else []
+        for call in turn.tool_calls or ():  # no tool's result follows: the call is told as text
+            function = call.get("function") or {}
+            said.append(f"[called {function.get('name')} with {function.get('arguments')}]")
+        if said:
+            messages.append({"role": "assistant", "content": "\n".join(said)})
     messages.append({"role": "user", "content": params.prompt})
     return messages
 
@@ -61,18 +70,18 @@ async def start_stream(request: Request, params: StreamParams) -> Response:
     state = request.state
     store: Store = state.store
     settings: Settings = state.settings
-    turns: list[tuple[str, str]] = []
+    turns: list[Turn] = []
     conversation_id = params.conversation_id
     if conversation_id is not None:
         earlier = await store.conversation(conversation_id, owner=principal(request.scope).owner)
         if earlier is None:
             raise NotFound(f"conversation {conversation_id} not found")
         turns = earlier
+    options = {"temperature": params.temperature, "max_tokens": params.max_tokens}
     completion = Completion(
         messages=build_messages(params, turns),
         model=params.model or settings.openai_model,
-        temperature=params.temperature,
-        max_tokens=params.max_tokens,
+        options={name: value for name, value in options.items() if value is not None},
         request_id=logs.request_id(request.scope),
     )
     exchange = await open_exchange(

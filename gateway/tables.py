@@ -48,8 +48,16 @@ records = sa.Table(
     sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True, info=uses(START)),
     # The stored key that made the record; NULL for the operator's key and for an open gateway.
     sa.Column("api_key_id", sa.Uuid(as_uuid=True), nullable=True, info=uses(START)),
-    # /v1/chat/completions: the request's messages, as JSON (the prompt is the last user turn).
+    # /v1/chat/completions: the request's messages and tools, as JSON (large binary parts described,
+    # not kept: chat.for_record), and the answer's tool calls, assembled from their fragments.
     sa.Column("messages", sa.Text, nullable=True, info=uses(START)),
+    sa.Column("tools", sa.Text, nullable=True, info=uses(START)),
+    sa.Column("tool_calls", sa.Text, nullable=True, info=uses(API, END)),
+    sa.Column("finish_reason", sa.String(32), nullable=True, info=uses(API, END)),
+    sa.Column("cached_tokens", sa.Integer, nullable=True, info=uses(API, END)),
+    sa.Column("reasoning_tokens", sa.Integer, nullable=True, info=uses(API, END)),
+    # The tool calls' names and arguments as text: what search reads of them.
+    sa.Column("tool_text", sa.Text, nullable=True, info=uses(END)),
     sa.CheckConstraint(
         "status IN (" + ", ".join(f"'{status}'" for status in STATUSES) + ")",
         name="ck_records_status",

@@ -1,16 +1,18 @@
 """OpenAI-compatible routes, so the official SDKs work with `base_url=<gateway>/v1`.
 
-`POST /v1/chat/completions` takes OpenAI's request (`messages`, `model`, `stream`,
-`stream_options.include_usage`, `temperature`, `max_tokens` or `max_completion_tokens`, `stop`,
-`user`; other OpenAI parameters are accepted and ignored, `n` other than 1 is refused) and answers
-as OpenAI does: SSE chunks ending in `data: [DONE]`, or one `chat.completion` object. Every call is
-recorded like `/stream`: the prompt is the last user message and the record keeps all messages.
+`POST /v1/chat/completions` takes OpenAI's request and passes every field the gateway does not
+own to the upstream as it came (chat.py validates the shape of messages and tools). It owns only
+`stream` and `stream_options.include_usage`, which it always asks of the upstream and strips from
+the answer when the client did not. `stream: true` relays the upstream's own chunks as they come
+(tool calls, refusals, reasoning, logprobs: whatever they hold), then `data: [DONE]`;
+`stream: false` answers with the upstream's `chat.completion` object as it came. Every call is
+recorded like `/stream`, with its messages, tools, tool calls, finish reason and usage.
+`/v1/embeddings` is passed through and not recorded; `/v1/models` lists the upstream's models.
 Errors carry OpenAI's fields (`message`, `type`, `param`, `code`) besides the request id.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 import uuid
@@ -19,75 +21,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway import formats, logs
+from gateway import chat, logs
 from gateway.answer import Answer
-from gateway.errors import GatewayError, Invalid, UpstreamError
-from gateway.exchange import SHUTDOWN_CUT, Exchange, open_exchange, write_ending
-from gateway.inputs import (
-    MAX_MODEL_CHARS,
-    MAX_TOKENS,
-    Field,
-    check_text,
-    integer,
-    number,
-    parse_fields,
-    read_json,
-    text,
-)
-from gateway.llm import Completion, StreamFailed
+from gateway.errors import Invalid, NotFound
+from gateway.exchange import Exchange, open_exchange, write_ending
+from gateway.inputs import MAX_MODEL_CHARS, Field, check_text, parse_fields, read_json, text
+from gateway.llm import Completion
 from gateway.relay import Relay
 from gateway.settings import Settings
 
-ROLES = ("system", "developer", "user", "assistant", "tool")
-
-
-def _content(value: Any, index: int) -> str:
-    """A message's text: a string, or OpenAI's list of content parts (text parts joined)."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        texts = []
-        for part in value:
-            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                raise Invalid(f"messages[{index}].content: only text parts are supported")
-            texts.append(part["text"])
-        return "".join(texts)
-    raise Invalid(f"messages[{index}].content must be a string or a list of text parts")
-
-
-def parse_messages(value: Any, max_chars: int) -> list[dict[str, str]]:
-    if not isinstance(value, list) or not value:
-        raise Invalid("messages must be a non-empty list")
-    messages = []
-    total = 0
-    for index, message in enumerate(value):
-        if not isinstance(message, dict):
-            raise Invalid(f"messages[{index}] must be an object")
-        role = message.get("role")
-        if role not in ROLES:
-            raise Invalid(f"messages[{index}].role must be one of {', '.join(ROLES)}")
-        content = _content(message.get("content"), index)
-        check_text(content, f"messages[{index}].content")
-        total += len(content)
-        messages.append({"role": "system" if role == "developer" else str(role), "content": content})
-    if total > max_chars:
-        raise Invalid(f"messages are longer than {max_chars} characters in all")
-    if not any(m["role"] == "user" and m["content"].strip() for m in messages):
-        raise Invalid("messages must hold a non-blank user message")
-    return messages
-
-
-def _stop(value: Any) -> list[str]:
-    if isinstance(value, str):
-        check_text(value, "stop")
-        return [value]
-    if isinstance(value, list) and len(value) <= 4 and all(isinstance(s, str) and s for s in value):
-        for index, stop in enumerate(value):
-            check_text(stop, f"stop[{index}]")
-        return list(value)
-    raise Invalid("stop must be a string or a list of up to 4 strings")
+OWNED = frozenset(("model", "messages", "stream"))  # the rest is passed through as it came
 
 
 def _boolean(name: str) -> Field:
@@ -99,7 +42,7 @@ def _boolean(name: str) -> Field:
     return Field(name, parse, {"type": "boolean", "default": False}, default=False)
 
 
-def _stream_options(value: Any) -> bool:
+def _include_usage(value: Any) -> bool:
     """Whether the client asked for the usage chunk."""
     if not isinstance(value, dict):
         raise Invalid("stream_options must be an object")
@@ -111,74 +54,60 @@ def _stream_options(value: Any) -> bool:
 
 def _one(value: Any) -> int:
     if value != 1 or isinstance(value, bool):
-        raise Invalid("n: only one choice is supported")
+        raise Invalid("n: only one choice a request is supported (the record keeps one answer)")
     return 1
 
 
-def _user(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Invalid("user must be a string")
-    check_text(value, "user")
-    return value
+def _passed(name: str, schema: dict[str, Any]) -> Field:
+    """A field the upstream judges: described, passed through, not read."""
+    return Field(name, lambda value: value, schema)
 
 
-MESSAGE_SCHEMA = {
+CONTENT = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "null"},
+        {
+            "type": "array",
+            "items": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}},
+        },
+    ]
+}
+MESSAGE = {
     "type": "object",
     "required": ["role"],
-    "properties": {
-        "role": {"enum": list(ROLES)},
-        "content": {
-            "anyOf": [
-                {"type": "string"},
-                {"type": "null"},
-                {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["type", "text"],
-                        "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
-                    },
-                },
-            ]
-        },
-    },
+    "properties": {"role": {"enum": list(chat.ROLES)}, "content": CONTENT},
 }
+TOOL = {"type": "object", "properties": {"type": {"type": "string"}, "function": {"type": "object"}}}
 
 
 @functools.cache
 def chat_fields(max_prompt_chars: int) -> tuple[Field, ...]:
-    """The fields the gateway reads; OpenAI's others are accepted and ignored."""
+    """The fields the gateway reads or checks; every other field is passed through too."""
     return (
         Field(
             "messages",
-            lambda value: parse_messages(value, max_prompt_chars),
-            {"type": "array", "minItems": 1, "items": MESSAGE_SCHEMA},
+            lambda value: chat.check_messages(value, max_prompt_chars),
+            {"type": "array", "minItems": 1, "items": MESSAGE},
             required=True,
         ),
         text("model", MAX_MODEL_CHARS, non_blank=True),
         _boolean("stream"),
         Field(
             "stream_options",
-            _stream_options,
+            _include_usage,
             {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
             default=False,
         ),
-        number("temperature", 0, 2),
-        integer("max_tokens", 1, MAX_TOKENS),
-        integer("max_completion_tokens", 1, MAX_TOKENS),
-        Field(
-            "stop",
-            _stop,
-            {
-                "anyOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 4},
-                ]
-            },
-            default=[],
-        ),
-        Field("user", _user, {"type": "string"}),
+        Field("tools", chat.check_tools, {"type": "array", "items": TOOL}),
         Field("n", _one, {"type": "integer", "enum": [1], "default": 1}, default=1),
+        _passed("tool_choice", {"anyOf": [{"type": "string"}, {"type": "object"}]}),
+        _passed("response_format", {"type": "object"}),
+        _passed("temperature", {"type": "number"}),
+        _passed("max_tokens", {"type": "integer"}),
+        _passed("max_completion_tokens", {"type": "integer"}),
+        _passed("stop", {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+        _passed("user", {"type": "string"}),
     )
 
 
@@ -189,16 +118,21 @@ async def chat_completions(request: Request) -> Response:
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object")
     fields = parse_fields(chat_fields(settings.max_prompt_chars), body, strict=False)
-    messages = fields["messages"]
-    prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user" and m["content"].strip())
+    for name, value in body.items():
+        if name not in ("messages", "tools"):  # checked already, with their paths
+            chat.check_strings(value, name)
+    messages: list[dict[str, Any]] = fields["messages"]
+    prompt, system = chat.prompt_of(messages), chat.system_of(messages)
+    check_text(prompt, "the last user message")  # both are stored as text, not JSON
+    check_text(system or "", "the system message")
+    stream: bool = fields["stream"]
     completion = Completion(
         messages=messages,
         model=fields["model"] or settings.openai_model,
-        temperature=fields["temperature"],
-        max_tokens=fields["max_completion_tokens"] or fields["max_tokens"],
+        options={name: value for name, value in body.items() if name not in OWNED},
         request_id=logs.request_id(request.scope),
-        stop=fields["stop"],
-        user=fields["user"],
+        include_usage=fields["stream_options"],
+        relay_raw=stream,
     )
     exchange = await open_exchange(
         request,
@@ -207,75 +141,59 @@ async def chat_completions(request: Request) -> Response:
         prompt=prompt,
         conversation_id=uuid.uuid4(),
         stream_format="chat.completions",
-        system=next((m["content"] for m in messages if m["role"] == "system"), None),
+        system=system,
         include_usage=fields["stream_options"],
         keep_messages=True,
+        whole=not stream,
     )
     state = request.state
-    if fields["stream"]:
+    if stream:
         return Relay(exchange, state.store, state.streams, settings)
     return await _complete(request, exchange)
 
 
 async def _complete(request: Request, exchange: Exchange) -> Response:
-    """stream: false — the whole answer in one chat.completion object (or an error status,
-    since nothing has been sent yet)."""
-    store = request.state.store
+    """stream: false — the upstream's object as it came, once its record is written."""
+    assert exchange.completed is not None
     answer = Answer(exchange.started, exchange.completion.messages)
-    error: GatewayError | None = None
-    try:
-        async for chunk in exchange.chunks:
-            if chunk.text:
-                answer.add(chunk.text, time.perf_counter())
-            answer.finish_reason = chunk.finish_reason or answer.finish_reason
-            answer.usage = chunk.usage or answer.usage
-    except StreamFailed as exc:
-        error = UpstreamError(exc.message)
-    except asyncio.CancelledError:  # a shutdown: the record keeps the text; the client gets a 503
-        await request.state.streams.settle(
-            write_ending(store, exchange.record_id, answer.ending("error", SHUTDOWN_CUT))
-        )
-        raise
-    finally:
-        await exchange.chunks.aclose()
-    unfinished = answer.unfinished()
-    if error is None and unfinished is not None:
-        error = UpstreamError(unfinished[1])
-    usage = answer.final_usage()
-    await write_ending(
-        store, exchange.record_id, answer.ending("error" if error else "complete", error.message if error else None)
-    )
-    if error is not None:
-        raise error
-    return JSONResponse(
-        {
-            "id": formats.completion_id(exchange.record_id.hex),
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": exchange.completion.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": answer.text(), "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": answer.finish_reason,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.total_tokens,
-            },
-        },
+    answer.take_message(exchange.completed.body, time.perf_counter())
+    answer.final_usage()
+    await write_ending(request.state.store, exchange.record_id, answer.ending("complete"))
+    logs.fields(request.scope).update(record_id=str(exchange.record_id), stream_format="chat.completions")
+    return Response(
+        exchange.completed.raw,
+        media_type="application/json",
         headers={"x-record-id": str(exchange.record_id), "x-conversation-id": str(exchange.conversation_id)},
     )
 
 
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "gateway"}
+
+
 async def models(request: Request) -> Response:
+    names = await request.state.llm.models()
+    return JSONResponse({"object": "list", "data": [_model(name) for name in names]})
+
+
+async def model(request: Request) -> Response:
+    name = request.path_params["model"]
+    if name not in await request.state.llm.models():
+        raise NotFound(f"The model '{name}' does not exist", code="model_not_found")
+    return JSONResponse(_model(name))
+
+
+async def embeddings(request: Request) -> Response:
+    """Passed through to the upstream's /embeddings (authenticated, rate limited, logged, counted),
+    not recorded as an exchange."""
     settings: Settings = request.state.settings
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": [{"id": settings.openai_model, "object": "model", "created": 0, "owned_by": "gateway"}],
-        }
-    )
+    body = await read_json(request, settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise Invalid("the body must be a JSON object")
+    if body.get("input") is None:
+        raise Invalid("input is required")
+    for name, value in body.items():
+        chat.check_strings(value, name)
+    body.setdefault("model", settings.openai_model)
+    answered = await request.state.llm.embeddings(body, logs.request_id(request.scope))
+    return Response(answered.raw, media_type="application/json")

@@ -37,8 +37,9 @@ async def test_history_records_have_the_contract_fields(gateway: Gateway) -> Non
     assert set(item) == {
         "id", "conversation_id", "prompt", "response", "status", "model", "stream_format", "error",
         "created_at", "completed_at", "ttft_ms", "duration_ms", "prompt_tokens", "completion_tokens",
-        "usage_estimated",
+        "usage_estimated", "finish_reason", "tool_calls", "cached_tokens", "reasoning_tokens",
     }  # fmt: skip
+    assert item["finish_reason"] == "length" and item["tool_calls"] is None  # max_tokens 2
     assert item["created_at"].endswith("Z") and len(item["created_at"].split(".")[1]) == 7
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -85,10 +86,11 @@ def test_every_route_is_described_in_openapi() -> None:
             assert route.path == "/static" and "/" in described
             continue
         assert isinstance(route, Route)
-        assert route.path in described, f"{route.path} is not in the OpenAPI description"
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # Starlette's converters are not OpenAPI's
+        assert path in described, f"{path} is not in the OpenAPI description"
         for method in route.methods or ():
             if method != "HEAD":
-                assert method.lower() in described[route.path], f"{method} {route.path} is not described"
+                assert method.lower() in described[path], f"{method} {path} is not described"
 
 
 async def test_openapi_is_served_as_3_1(gateway: Gateway) -> None:

@@ -16,7 +16,7 @@ def test_defaults_use_an_embedded_sqlite_file_and_the_mock() -> None:
     assert settings.openai_max_retries == 3
     assert settings.openai_timeout == 60
     assert settings.max_prompt_chars == 32000
-    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.max_body_bytes == 10 * 1024 * 1024  # an ordinary photo as a data: URI fits
 
 
 def test_heroku_postgres_scheme_is_accepted() -> None:

@@ -191,17 +191,21 @@ async def test_a_stream_cut_by_uvicorn_then_stopped_by_the_lifespan_still_ends_i
     assert record["response"].startswith(" w0 w1")
 
 
-async def test_a_whole_completion_cut_by_shutdown_keeps_its_text_and_answers_503(
+async def test_a_whole_completion_cut_while_the_upstream_answers_is_a_503_and_its_record_ends(
     make_gateway: Any, database_url: str
 ) -> None:
-    gateway = await make_gateway(llm=ScriptedLLM(words=1000, delay=0.01))
+    class Slow(MockLLM):
+        async def complete(self, completion: Completion) -> Any:
+            await asyncio.sleep(60)
+            return await super().complete(completion)
+
+    gateway = await make_gateway(llm=Slow(delay=0))
     call = Call(gateway, "/v1/chat/completions", {"messages": [{"role": "user", "content": "hello"}]})
     await asyncio.sleep(0.2)
     await uvicorn_grace_is_over(gateway, call)
     assert is_shutdown_503(call)
     record = await only_record(database_url)
-    assert (record["status"], record["error"]) == ("error", SHUTDOWN_CUT)
-    assert record["response"].startswith(" w0 w1")
+    assert (record["status"], record["error"], record["response"]) == ("error", SHUTDOWN_UNANSWERED, "")
 
 
 async def test_a_refusal_cut_while_its_record_is_being_written_is_recorded_with_its_reason(

@@ -17,8 +17,9 @@ import respx
 
 from gateway.errors import BadRequest, UpstreamBusy, UpstreamError, UpstreamTimeout
 from gateway.llm import Chunk, Completion, StreamFailed
+from gateway.retries import retry_after_seconds
 from gateway.settings import Settings
-from gateway.upstream import OpenAI, retry_after_seconds
+from gateway.upstream import OpenAI
 
 BASE = "http://upstream.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -113,7 +114,9 @@ async def test_sends_what_openai_expects(mock: respx.MockRouter) -> None:
         {"role": "assistant", "content": "answer"},
         {"role": "user", "content": "second"},
     ]
-    await read_all(Client(settings(), mock), completion(messages=messages, temperature=0.3, max_tokens=50))
+    await read_all(
+        Client(settings(), mock), completion(messages=messages, options={"temperature": 0.3, "max_tokens": 50})
+    )
     request = route.calls.last.request
     assert request.headers["authorization"] == "Bearer sk-test"
     assert request.headers["x-request-id"] == "req-1"
@@ -356,3 +359,28 @@ async def test_an_upstream_that_compresses_anyway_is_decoded(mock: respx.MockRou
     chunks = await read_all(Client(settings(), mock))
     assert "".join(c.text for c in chunks) == "zipped text"
     assert route.calls.last.request.headers["accept-encoding"] == "identity"
+
+
+async def test_models_are_the_upstreams_read_once_a_minute_or_the_configured_one_without_a_route(
+    mock: respx.MockRouter,
+) -> None:
+    listed = mock.get(f"{BASE}/models").mock(
+        return_value=httpx.Response(200, json={"object": "list", "data": [{"id": "a"}, {"id": "b"}]})
+    )
+    client = Client(settings(), mock)
+    assert await client.models() == ["a", "b"] and await client.models() == ["a", "b"]
+    assert listed.call_count == 1
+    mock.get(f"{BASE}/models").mock(return_value=httpx.Response(404, json={"error": {"message": "no route"}}))
+    assert await Client(settings(openai_model="only-this"), mock).models() == ["only-this"]
+
+
+async def test_a_whole_answer_is_the_upstreams_object_as_it_came_with_the_stream_fields_removed(
+    mock: respx.MockRouter,
+) -> None:
+    answer = {"id": "x", "object": "chat.completion", "choices": [], "system_fingerprint": "fp"}
+    route = mock.post(URL).mock(return_value=httpx.Response(200, json=answer))
+    options = {"seed": 1, "stream_options": {"include_usage": True}}
+    completed = await Client(settings(), mock).complete(completion(options=options))
+    assert completed.body == answer and json.loads(completed.raw) == answer
+    sent = json.loads(route.calls.last.request.content)
+    assert sent["stream"] is False and "stream_options" not in sent and sent["seed"] == 1

@@ -103,12 +103,13 @@ async def test_fifty_concurrent_async_sdk_streams_each_get_their_answer_and_reco
     assert record["messages"]
 
 
-def test_text_fields_a_database_cannot_store_are_422(server: UvicornProcess) -> None:
+def test_text_a_database_or_the_upstreams_json_cannot_hold_is_422(server: UvicornProcess) -> None:
     """Found by schemathesis in `make soak`: a NUL in `model` reached the database (503)."""
     for body in (
         {"model": "m\u0000", "messages": [{"role": "user", "content": "hi"}]},
-        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "user": "\u0000"},
+        {"model": "m", "messages": [{"role": "user", "content": "a NUL \u0000 in the prompt"}]},
         {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stop": ["\ud800"]},
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "metadata": {"k": "\udfff"}},
     ):
         response = httpx.post(
             server.url + "/v1/chat/completions",

@@ -1,0 +1,147 @@
+"""Getting an upstream's 200: retries with backoff and `Retry-After` within one deadline, and what
+each refusal becomes for the client.
+
+Connection errors (a timeout before the answer included), 429 and 5xx are retried up to
+`OPENAI_MAX_RETRIES` times with exponential backoff and full jitter, or after the upstream's
+`Retry-After`, all within `OPENAI_CONNECT_DEADLINE` seconds. A connection that broke before any
+answer (made, then closed under the request) is retried at once each time: it is most often a
+kept-alive one the upstream closed as it was reused. After that:
+
+    upstream 400/404/422  -> 400 with the upstream's message (404 of a route other than chat: 404)
+    upstream 401/403      -> 502 (the operator's key is wrong: logged at ERROR)
+    upstream 429          -> 503 with Retry-After
+    upstream 5xx, refused -> 502
+    no answer in time     -> 504
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from gateway import metrics
+from gateway.aiohttp_transport import failure_kind
+from gateway.errors import BadRequest, GatewayError, NotFound, UpstreamBusy, UpstreamError, UpstreamTimeout
+
+log = logging.getLogger("gateway.upstream")
+
+BACKOFF_BASE = 0.25
+BACKOFF_CAP = 8.0
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """`Retry-After` as seconds from now: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: a random wait up to base * 2^(attempt-1), capped."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
+def upstream_message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+        message = data["error"]["message"] if isinstance(data.get("error"), dict) else data.get("error")
+        if isinstance(message, str) and message:
+            return message
+    except (ValueError, AttributeError, KeyError, TypeError):
+        pass
+    return body.decode("utf-8", "replace")[:500] or "no message"
+
+
+class Retryable(Exception):
+    """A failure worth another attempt; `final` is what the client gets if none is left."""
+
+    def __init__(self, final: GatewayError, retry_after: float | None = None, at_once: bool = False) -> None:
+        self.final = final
+        self.retry_after = retry_after
+        self.at_once = at_once  # a broken connection: retried without waiting
+
+
+def transport_failure(exc: httpx.TransportError) -> Retryable:
+    kind = failure_kind(exc)
+    if kind == "timeout":
+        return Retryable(UpstreamTimeout("the upstream did not answer in time"))
+    message = f"could not reach the upstream: {exc or type(exc).__name__}"
+    return Retryable(UpstreamError(message), at_once=kind == "broken")
+
+
+def refusal(status: int, body: bytes, retry_after: str | None, chat: bool) -> Exception:
+    """What an upstream's status other than 200 becomes: a Retryable, or the client's error."""
+    message = upstream_message(body)
+    if status == 429:
+        return Retryable(UpstreamBusy(f"the upstream is rate-limiting: {message}"), retry_after_seconds(retry_after))
+    if status >= 500:
+        return Retryable(
+            UpstreamError(f"the upstream failed with {status}: {message}"), retry_after_seconds(retry_after)
+        )
+    if status in (401, 403):
+        log.error("the upstream refused the gateway's credentials (%d: %s): check OPENAI_API_KEY", status, message)
+        return UpstreamError("the upstream refused the gateway's credentials")
+    if status == 404 and not chat:
+        return NotFound(f"the upstream has no such route: {message}")
+    if 400 <= status < 500:
+        return BadRequest(f"the upstream rejected the request: {message}")
+    return UpstreamError(f"the upstream answered with an unexpected status {status}")
+
+
+async def with_retries(
+    attempt_once: Callable[[], Awaitable[httpx.Response]],
+    max_retries: int,
+    deadline_seconds: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> httpx.Response:
+    """`attempt_once()` until it answers 200 (it raises Retryable, or the client's error)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_seconds
+    attempt = 0
+    while True:
+        attempt += 1
+        remaining = deadline - loop.time()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(remaining):
+                response = await attempt_once()
+            metrics.labelled(metrics.UPSTREAM_ATTEMPTS, "ok").inc()
+            return response
+        except TimeoutError:
+            metrics.labelled(metrics.UPSTREAM_ATTEMPTS, "deadline").inc()
+            raise UpstreamTimeout(f"the upstream did not answer within {deadline_seconds:g} s") from None
+        except GatewayError as refused:
+            metrics.labelled(metrics.UPSTREAM_ATTEMPTS, refused.type).inc()
+            raise
+        except Retryable as failure:
+            metrics.labelled(metrics.UPSTREAM_ATTEMPTS, failure.final.type).inc()
+            wait = (
+                0.0 if failure.at_once else failure.retry_after if failure.retry_after is not None else backoff(attempt)
+            )
+            if attempt > max_retries or loop.time() + wait > deadline:
+                if isinstance(failure.final, UpstreamBusy) and failure.retry_after is not None:
+                    failure.final.headers["Retry-After"] = str(max(1, round(failure.retry_after)))
+                raise failure.final from None
+            log.warning("upstream attempt %d failed (%s); retrying in %.2f s", attempt, failure.final.message, wait)
+            metrics.UPSTREAM_RETRIES.inc()
+            if wait > 0:
+                await sleep(wait)
