@@ -118,9 +118,9 @@ def plan_call(completion: Completion) -> Call | None:
     if not tools or choice == "none" or completion.messages[-1].get("role") == "tool":
         return None
     chosen = tools[0]
-    if isinstance(choice, dict):
-        wanted = (choice.get("function") or {}).get("name")
-        chosen = next((tool for tool in tools if tool.get("name") == wanted), chosen)
+    function = choice.get("function") if isinstance(choice, dict) else None
+    if isinstance(function, dict):
+        chosen = next((tool for tool in tools if tool.get("name") == function.get("name")), chosen)
     seed = seed_of(completion.messages)
     arguments = example(chosen.get("parameters") or {"type": "object"}, random.Random(seed))
     return Call(f"call_{seed.hex()[:24]}", str(chosen.get("name")), json.dumps(arguments))
