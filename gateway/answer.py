@@ -14,6 +14,23 @@ from gateway.store import Ending
 UNFINISHED = ("upstream_error", "the upstream closed the stream before it finished")
 
 
+class _Call:
+    __slots__ = ("arguments", "id", "name", "type")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.type = "function"
+        self.name = ""
+        self.arguments: list[str] = []
+
+    def whole(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "function": {"name": self.name, "arguments": "".join(self.arguments)}}
+
+
+def _order(index: Any) -> tuple[int, str]:
+    return (index, "") if isinstance(index, int) else (1 << 30, str(index))
+
+
 class Answer:
     __slots__ = ("calls", "finish_reason", "first", "length", "messages", "parts", "started", "usage")
 
@@ -25,7 +42,7 @@ class Answer:
         self.first: float | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
-        self.calls: dict[int, dict[str, Any]] = {}  # by index: {id, type, function: {name, arguments}}
+        self.calls: dict[Any, _Call] = {}  # by index
 
     def add(self, text: str, now: float) -> None:
         if self.first is None:
@@ -33,25 +50,32 @@ class Answer:
         self.parts.append(text)
         self.length += len(text)
 
-    def add_calls(self, fragments: tuple[dict[str, Any], ...], now: float) -> None:
+    def add_calls(self, fragments: tuple[Any, ...], now: float) -> None:
         """Tool-call fragments as OpenAI streams them: the first of each call carries its index, id,
-        type and name; the arguments arrive in pieces."""
+        type and name; the arguments arrive in pieces (kept as a list, joined once at the end)."""
         if self.first is None:
             self.first = now
+        calls = self.calls
         for fragment in fragments:
+            if not isinstance(fragment, dict):
+                continue
             index = fragment.get("index", 0)
-            call = self.calls.setdefault(
-                index if isinstance(index, int) else 0, {"id": "", "type": "function", "function": {}}
-            )
-            if isinstance(fragment.get("id"), str):
-                call["id"] = fragment["id"]
-            if isinstance(fragment.get("type"), str):
-                call["type"] = fragment["type"]
+            call = calls.get(index)
+            if call is None:
+                call = calls[index] = _Call()
             function = fragment.get("function")
             if isinstance(function, dict):
-                for key in ("name", "arguments"):
-                    if isinstance(function.get(key), str):
-                        call["function"][key] = call["function"].get(key, "") + function[key]
+                arguments = function.get("arguments")
+                if isinstance(arguments, str):
+                    call.arguments.append(arguments)
+                if len(fragment) == 2 and len(function) == 1:
+                    continue  # the common fragment: an index and a piece of the arguments
+                if isinstance(function.get("name"), str):
+                    call.name += function["name"]
+            if isinstance(fragment.get("id"), str):
+                call.id = fragment["id"]
+            if isinstance(fragment.get("type"), str):
+                call.type = fragment["type"]
 
     def take_message(self, body: dict[str, Any], now: float) -> None:
         """A whole answer (`stream: false`): its first choice's message, finish reason and usage."""
@@ -76,7 +100,8 @@ class Answer:
         return "".join(self.parts)
 
     def tool_calls(self) -> list[dict[str, Any]]:
-        return [self.calls[index] for index in sorted(self.calls)]
+        """The calls as OpenAI gives them whole, in index order."""
+        return [self.calls[index].whole() for index in sorted(self.calls, key=_order)]
 
     @property
     def ttft(self) -> float | None:
@@ -89,7 +114,7 @@ class Answer:
     def final_usage(self) -> Usage:
         """The upstream's usage; where it gave none, an estimate (and the record says so)."""
         if self.usage is None:
-            generated = self.text() + "".join(c["function"].get("arguments", "") for c in self.calls.values())
+            generated = self.text() + "".join("".join(c.arguments) for c in self.calls.values())
             self.usage = Usage(estimate_prompt_tokens(self.messages), estimate_tokens(generated), estimated=True)
         return self.usage
 

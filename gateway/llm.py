@@ -56,7 +56,7 @@ class Chunk:
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
-    tool_calls: tuple[dict[str, Any], ...] = ()
+    tool_calls: tuple[Any, ...] = ()  # items as the upstream sent them: Answer.add_calls checks them
     raw: bytes = b""
 
 

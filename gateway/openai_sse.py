@@ -42,7 +42,7 @@ def parse_line(line: bytes, raw: bool = False, usage_wanted: bool = True) -> Chu
         raise StreamFailed("upstream_error", f"the upstream reported an error: {message or 'no message'}")
     text = ""
     finish = None
-    tool_calls: tuple[dict[str, Any], ...] = ()
+    tool_calls: tuple[Any, ...] = ()
     choices = event.get("choices") or ()
     if choices and isinstance(choices[0], dict):
         choice = choices[0]
@@ -52,8 +52,8 @@ def parse_line(line: bytes, raw: bool = False, usage_wanted: bool = True) -> Chu
             if isinstance(content, str):
                 text = content
             calls = delta.get("tool_calls")
-            if isinstance(calls, list):
-                tool_calls = tuple(call for call in calls if isinstance(call, dict))
+            if calls:  # its items are checked where they are read (Answer.add_calls)
+                tool_calls = tuple(calls) if isinstance(calls, list) else ()
         finish = choice.get("finish_reason")
     usage = usage_of(event.get("usage"))
     relayed = line + b"\n\n" if raw and (usage_wanted or usage is None or choices) else b""
