@@ -31,7 +31,9 @@ A gateway forwards only the request, so the behaviour is written into the last u
 /v1/embeddings` answers with small vectors.
 
 Every request is recorded (headers, body, the client's port, when it started and ended, whether
-the client went away first): `GET /_requests` lists them, `POST /_reset` forgets them. Pure ASGI, with chunks
+the client went away first): `GET /_requests` lists them, `POST /_reset` forgets them (and the
+mode). `POST /_mode {"reject": C, "retry_after": S}` makes every chat completion answer C (with
+`Retry-After: S`) until the next reset: a sick upstream, whatever the prompt says. Pure ASGI, with chunks
 encoded once per request, so it costs far less than the gateway in front of it.
 """
 
@@ -53,6 +55,7 @@ MODELS = ("fake-large", "fake-small")
 
 requests_seen: list[dict[str, Any]] = []
 attempts: dict[str, int] = {}
+mode: dict[str, Any] = {}
 
 
 def directives(body: dict[str, Any]) -> dict[str, str]:
@@ -155,7 +158,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if path == "/_reset":
         requests_seen.clear()
         attempts.clear()
+        mode.clear()
         await json_response(send, 200, {"ok": True})
+        return
+    if path == "/_mode":
+        mode.update(json.loads(await read_body(receive)))
+        await json_response(send, 200, mode)
         return
     if path == "/v1/models" and scope["method"] == "GET":
         await json_response(send, 200, {"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]})
@@ -215,6 +223,12 @@ async def watch(receive: Receive, entry: dict[str, Any], task: asyncio.Future[No
 
 async def respond(body: dict[str, Any], send: Send, entry: dict[str, Any]) -> None:
     d = directives(body)
+    if "reject" in mode:
+        status = int(mode["reject"])
+        extra = [(b"retry-after", str(mode["retry_after"]).encode())] if "retry_after" in mode else []
+        await json_response(send, status, {"error": {"message": f"sick: {status}", "type": "server_error"}}, extra)
+        entry["completed"] = True
+        return
     if "hang" in d:
         await asyncio.sleep(float(d["hang"]))
     key = json.dumps(body.get("messages"), sort_keys=True)

@@ -7,6 +7,7 @@
     python -m bench.profile many --mode turns       # how long the event loop's turns last
     python -m bench.profile short --format sse --app bench.bare_relay:app
     python -m bench.profile short --app bench.fastapi_relay:app   # the FastAPI reference relay
+    python -m bench.profile lone --mode callgrind --upstreams 3    # three upstreams configured
 
 CPU time here varies by a third between runs an hour apart, so a small change is judged by
 `--mode callgrind` (valgrind counts the instructions of the measured window only: it is switched
@@ -31,7 +32,18 @@ import uuid
 from pathlib import Path
 
 from bench import loadgen
-from bench.run import FULL, PG_ADMIN_URL, Server, Workload, migrate, percentile, pg_admin, request_body, warm_up
+from bench.run import (
+    FULL,
+    PG_ADMIN_URL,
+    Server,
+    Workload,
+    migrate,
+    percentile,
+    pg_admin,
+    request_body,
+    upstreams_file,
+    warm_up,
+)
 
 WORKLOADS = {w.name: w for w in FULL} | {"lone": Workload("lone", 20, 20, 200, 0.01)}
 OUT = Path(tempfile.gettempdir()) / "gateway-profile"
@@ -126,6 +138,7 @@ def main() -> int:
     parser.add_argument("--format", default="text", help="text, openai, sse or v1")
     parser.add_argument("--app", default="gateway.app:app")
     parser.add_argument("--requests", type=int, default=0, help="instead of the workload's own number")
+    parser.add_argument("--upstreams", type=int, default=0, help="that many configured (GATEWAY_CONFIG), all the fake")
     args = parser.parse_args()
     workload = WORKLOADS[args.workload]
     total = args.requests or workload.total
@@ -152,6 +165,8 @@ def main() -> int:
         "LOG_JSON": "true",
         "DATABASE_URL": url,
     }
+    if args.upstreams:
+        env["GATEWAY_CONFIG"] = str(upstreams_file(OUT / "upstreams.yaml", env["OPENAI_BASE_URL"], args.upstreams))
     runner = [sys.executable]
     if args.mode == "turns":  # the loop's turns in the measured window, timed by the GC hook's probe
         env["GATEWAY_TURNS"] = "1"

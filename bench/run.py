@@ -10,8 +10,9 @@ read from /proc (all threads), so it includes persistence, logging and middlewar
     python -m bench.run --smoke         # seconds: checks everything works, prints no verdicts
     python -m bench.run --rounds 5 --targets pg-text,pg-sse
     python -m bench.run --targets pg-text,pg-text-httpx     # the aiohttp transport against httpcore
+    python -m bench.run --targets pg-text,pg-text-routed    # one upstream against three configured
 
-A target is DATABASE-FORMAT[-httpx]: DATABASE pg or sqlite, FORMAT text, openai, sse or v1
+A target is DATABASE-FORMAT[-httpx|-routed]: DATABASE pg or sqlite, FORMAT text, openai, sse or v1
 (/v1/chat/completions with stream: true); or `bare`, the least a relay can do (bench/bare_relay.py:
 pure ASGI over aiohttp, bytes passed through, nothing parsed, stored or logged), the floor for
 any gateway on uvicorn; or `fastapi`, the reference (bench/fastapi_relay.py: the FastAPI relay over
@@ -245,6 +246,20 @@ async def pg_admin(sql: str) -> None:
         await connection.close()
 
 
+def upstreams_file(path: Path, base: str, count: int) -> Path:
+    """A GATEWAY_CONFIG of `count` upstreams for any model, all at `base` (JSON is YAML too)."""
+    entries = [
+        {
+            "model_name": "*",
+            "litellm_params": {"model": "hosted_vllm/*", "api_base": base},
+            "model_info": {"id": f"u{i}"},
+        }
+        for i in range(count)
+    ]
+    path.write_text(json.dumps({"model_list": entries}))
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny workloads, one round: a correctness check")
@@ -295,15 +310,21 @@ def main() -> int:
             databases["sqlite"] = f"sqlite:///{workdir / 'bench.db'}"
         for url in databases.values():
             migrate(url)
-        # A target is DATABASE-FORMAT, or DATABASE-FORMAT-httpx for the httpcore transport.
+        # A target is DATABASE-FORMAT, or DATABASE-FORMAT-httpx for the httpcore transport, or
+        # DATABASE-FORMAT-routed for three upstreams configured (GATEWAY_CONFIG), all this one.
         gateways: dict[tuple[str, str], Server] = {}
+        routed = upstreams_file(workdir / "three-upstreams.yaml", common["OPENAI_BASE_URL"], 3)
         for name in wanted:
             if name in ("bare", "fastapi"):
                 continue
             kind, fmt, *rest = name.split("-")
             transport = rest[0] if rest else "aiohttp"
             if (kind, transport) not in gateways:
-                env = {**common, "DATABASE_URL": databases[kind], "UPSTREAM_TRANSPORT": transport}
+                env = {**common, "DATABASE_URL": databases[kind]}
+                if transport == "routed":
+                    env["GATEWAY_CONFIG"] = str(routed)
+                else:
+                    env["UPSTREAM_TRANSPORT"] = transport
                 log = workdir / f"{kind}-{transport}.log"
                 gateways[(kind, transport)] = Server(f"gateway-{kind}-{transport}", "gateway.app:app", 0, env, log)
                 servers.append(gateways[(kind, transport)])

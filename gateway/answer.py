@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from gateway.chat import dumps, tool_text
-from gateway.llm import Usage, estimate_prompt_tokens, estimate_tokens, text_of, usage_of
+from gateway.llm import Route, Usage, estimate_prompt_tokens, estimate_tokens, text_of, usage_of
 from gateway.store import Ending
 
 UNFINISHED = ("upstream_error", "the upstream closed the stream before it finished")
@@ -32,9 +32,10 @@ def _order(index: Any) -> tuple[int, str]:
 
 
 class Answer:
-    __slots__ = ("calls", "finish_reason", "first", "length", "messages", "parts", "started", "usage")
+    __slots__ = ("calls", "finish_reason", "first", "length", "messages", "parts", "route", "started", "usage")
 
-    def __init__(self, started: float, messages: list[dict[str, Any]]) -> None:
+    def __init__(self, started: float, messages: list[dict[str, Any]], route: Route | None = None) -> None:
+        self.route = route  # which upstream answers
         self.started = started  # perf_counter() when the request arrived
         self.messages = messages  # what was asked, for a usage estimate
         self.parts: list[str] = []
@@ -136,4 +137,7 @@ class Answer:
             cached_tokens=usage.cached_tokens if usage else None,
             reasoning_tokens=usage.reasoning_tokens if usage else None,
             tool_text=tool_text(calls) or None,
+            upstream=self.route.upstream if self.route else None,
+            upstream_model=self.route.model if self.route else None,
+            attempts=self.route.attempts if self.route else None,
         )

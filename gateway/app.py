@@ -10,6 +10,7 @@ import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,8 +23,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from gateway import logs, routes, streaming, v1
+from gateway import config, logs, routes, streaming, v1
 from gateway.auth import AuthMiddleware
+from gateway.config import Routing
 from gateway.database import DATABASE_ERRORS
 from gateway.errors import GatewayError, Unavailable, error_body
 from gateway.lifespan import lifespan
@@ -38,6 +40,18 @@ def load_settings() -> Settings:
     """Settings from the environment and .env; a bad value ends the process with one line."""
     try:
         return Settings.from_env()
+    except ConfigError as exc:
+        print(f"gateway: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def load_routing(settings: Settings) -> Routing:
+    """The upstreams: GATEWAY_CONFIG's file, or one from the environment. A bad file ends the
+    process with one line naming the file, the entry and what is wrong."""
+    if not settings.gateway_config:
+        return config.from_settings(settings)
+    try:
+        return config.load(Path(settings.gateway_config), settings)
     except ConfigError as exc:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -102,6 +116,7 @@ def middleware(settings: Settings) -> list[Middleware]:
                     "X-Request-ID",
                     "X-Record-ID",
                     "X-Conversation-ID",
+                    "X-Upstream",
                     "X-RateLimit-Limit",
                     "X-RateLimit-Remaining",
                     "X-RateLimit-Reset",
@@ -132,9 +147,11 @@ ROUTES = [  # tried in order: the streaming routes first
 ]
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, routing: Routing | None = None) -> Starlette:
     if settings is None:
         settings = load_settings()
+    if routing is None:
+        routing = load_routing(settings)
     logs.configure(settings.log_json, settings.log_level)
     return Starlette(
         routes=ROUTES,
@@ -144,7 +161,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             HTTPException: http_error,
             **{error: database_error for error in DATABASE_ERRORS},
         },
-        lifespan=lifespan(settings),
+        lifespan=lifespan(settings, routing),
     )
 
 

@@ -29,7 +29,7 @@ from gateway.auth import principal
 from gateway.chat import dumps, for_record
 from gateway.errors import GatewayError, Unavailable
 from gateway.live import Streams
-from gateway.llm import LLM, Chunk, ChunkStream, Completed, Completion
+from gateway.llm import LLM, Chunk, ChunkStream, Completed, Completion, Route
 from gateway.store import Ending, Store, utcnow
 
 log = logging.getLogger("gateway.exchange")
@@ -52,6 +52,12 @@ class Exchange:
     started: float  # perf_counter() when the request arrived
     include_usage: bool = True
     completed: Completed | None = None
+    route: Route | None = None  # which upstream answered, the model it was asked for, the attempts
+
+    @property
+    def model(self) -> str:
+        """The model that answers (a fallback's, when the model asked for could not)."""
+        return self.route.model if self.route else self.completion.model
 
 
 async def open_exchange(
@@ -118,7 +124,9 @@ async def open_exchange(
         except asyncio.CancelledError:
             await streams.settle(end_cut_before_answer(store, insert, record_id, started))
             raise
-        return Exchange(None, record_id, conversation_id, completion, stream_format, started, include_usage, inner)
+        return Exchange(
+            None, record_id, conversation_id, completion, stream_format, started, include_usage, inner, inner.route
+        )
     chunks: ChunkStream = inner if insert.done() else ReadAhead(inner)
     try:
         await wait_for_record(insert)
@@ -128,7 +136,8 @@ async def open_exchange(
     except Unavailable:
         await chunks.aclose()
         raise
-    return Exchange(chunks, record_id, conversation_id, completion, stream_format, started, include_usage)
+    route = getattr(inner, "route", None)  # a RoutedStream knows which upstream it is
+    return Exchange(chunks, record_id, conversation_id, completion, stream_format, started, include_usage, None, route)
 
 
 async def wait_for_record(insert: asyncio.Future[None]) -> None:

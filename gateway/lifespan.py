@@ -18,8 +18,12 @@ from typing import Any
 from databases import Database
 from starlette.applications import Starlette
 
-from gateway import __version__
+from gateway import __version__, metrics
+from gateway.aiohttp_transport import make_transport
 from gateway.auth import Keys
+from gateway.candidates import Upstream
+from gateway.config import Routing
+from gateway.cooldown import Health
 from gateway.database import make_database, open_database
 from gateway.keys import KeyStore
 from gateway.live import Streams
@@ -27,9 +31,11 @@ from gateway.llm import LLM
 from gateway.mock import MockLLM
 from gateway.notify import Listener
 from gateway.ratelimit import Limiter
+from gateway.router import Router
 from gateway.search import Search
 from gateway.settings import Settings, mask_url
 from gateway.store import Store
+from gateway.upstream import OpenAI
 
 log = logging.getLogger("gateway")
 
@@ -39,13 +45,20 @@ SHUTDOWN_FINALISE_SECONDS = 5.0
 CONNECT_RETRY_FIRST, CONNECT_RETRY_MAX = 0.5, 10.0
 
 
-def make_llm(settings: Settings) -> LLM:
-    if settings.openai_api_key:
-        from gateway.upstream import OpenAI
-
-        llm: LLM = OpenAI(settings)
-        return llm
-    return MockLLM(delay=settings.mock_delay_seconds, model=settings.openai_model)
+def make_router(settings: Settings, routing: Routing) -> Router:
+    """The upstreams of the routing, each with its client (one HTTP transport for them all)."""
+    transport = make_transport(settings) if any(d.provider != "mock" for d in routing.deployments) else None
+    upstreams = []
+    for deployment in routing.deployments:
+        llm: LLM
+        listed = deployment.model if deployment.model != "*" else settings.openai_model
+        if deployment.provider == "mock":
+            llm = MockLLM(delay=settings.mock_delay_seconds, model=listed)
+        else:
+            llm = OpenAI(settings, transport, deployment)
+        health = Health(deployment.name, routing.allowed_fails, routing.cooldown_time, deployment.rpm)
+        upstreams.append(Upstream(deployment, llm, health))
+    return Router(routing, upstreams, settings.openai_connect_deadline, settings.redis_url, transport)
 
 
 async def once_connected(store: Store, keys: Keys, settings: Settings) -> int:
@@ -91,7 +104,7 @@ async def housekeeping(store: Store, streams: Streams, settings: Settings) -> No
             log.warning("housekeeping failed: %s", exc)
 
 
-def lifespan(settings: Settings) -> Any:
+def lifespan(settings: Settings, routing: Routing) -> Any:
     @contextlib.asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         database = make_database(settings)
@@ -107,13 +120,17 @@ def lifespan(settings: Settings) -> Any:
         listener = Listener(settings.database_url, settings.database_kind)
         await listener.start()
         streams = Streams()
-        llm = make_llm(settings)
+        llm = make_router(settings, routing)
+        llm.start()
+        metrics.COOLING.set_function(llm.cooling)
         limiter = Limiter(settings.rate_limit_requests, settings.rate_limit_window_seconds, settings.redis_url)
         swept = await once_connected(store, keys, settings) if connecting is None else 0
+        upstreams = ", ".join(f"{d.name} ({d.provider}/{d.model} for {d.alias})" for d in routing.deployments)
         log.info(
-            "gateway %s starting: llm=%s database=%s limiter=%s; %d abandoned streams marked interrupted",
+            "gateway %s starting: llm=%s (%s) database=%s limiter=%s; %d abandoned streams marked interrupted",
             __version__,
-            "mock" if llm.name == "mock" else f"openai ({settings.openai_base_url}, model {settings.openai_model})",
+            settings.llm_name,
+            upstreams,
             mask_url(settings.database_url) + ("" if connecting is None else " (unreachable, retrying)"),
             limiter.description if settings.rate_limit_enabled else "off",
             swept,

@@ -84,11 +84,21 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class Route:
+    """Which upstream answered, the model it was asked for, and the attempts it took to get there."""
+
+    upstream: str
+    model: str
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
 class Completed:
     """A whole answer (`stream: false`): OpenAI's object as it came, and read."""
 
     raw: bytes
     body: dict[str, Any]
+    route: Route | None = None
 
 
 class StreamFailed(Exception):

@@ -51,7 +51,10 @@ GAP = Histogram(
     "Time between consecutive chunks relayed to a client",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 15),
 )
-UPSTREAM_ATTEMPTS = Counter("gateway_upstream_attempts_total", "Requests sent upstream, by result", ["result"])
+UPSTREAM_ATTEMPTS = Counter(
+    "gateway_upstream_attempts_total", "Requests sent upstream, by upstream and result", ["upstream", "result"]
+)
+COOLING = Gauge("gateway_upstreams_cooling", "Upstreams cooling down now", multiprocess_mode="livemax")
 UPSTREAM_RETRIES = Counter("gateway_upstream_retries_total", "Upstream attempts that were retried")
 ACTIVE = Gauge("gateway_active_streams", "Streams being relayed now", multiprocess_mode="livesum")
 TOKENS = Counter("gateway_tokens_total", "Tokens, as the upstream reported or as estimated", ["direction"])

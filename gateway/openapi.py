@@ -1,114 +1,30 @@
 """The OpenAPI 3.1 description of every route, served at GET /openapi.json.
 
-Built from the definitions the gateway itself uses: each route's fields from inputs.py (and
-v1.py), a record's properties from the columns of `tables.records`. The tests check that every
+Built from the definitions the gateway itself uses (schemas.py): each route's fields from
+inputs.py (and v1.py), a record's properties from the columns of `tables.records`. The tests check that every
 route of the app is described; schemathesis then finds no 5xx and no response that breaks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
-
 from gateway import v1
-from gateway.errors import ERRORS
 from gateway.formats import FORMATS
-from gateway.inputs import (
-    HISTORY_FIELDS,
-    MAX_PAGE,
-    SEARCH_FIELDS,
-    STREAM_OPTIONS,
-    Field,
-    stream_fields,
+from gateway.inputs import HISTORY_FIELDS, SEARCH_FIELDS, STREAM_OPTIONS, stream_fields
+from gateway.schemas import (
+    JSON,
+    SSE_EVENT,
+    body,
+    errors,
+    health_schema,
+    json_response,
+    page_schema,
+    query,
+    record_schema,
+    ref,
 )
 from gateway.settings import Settings
-from gateway.store import TOTAL_CAP
-from gateway.tables import RECORD_FIELDS, STATUSES, records
-
-JSON = "application/json"
-SSE_EVENT = {
-    "type": "object",
-    "required": ["data"],
-    "properties": {"id": {"type": "string"}, "data": {"type": "string"}},
-}
-
-
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
-def errors(*statuses: int) -> dict[str, Any]:
-    return {str(status): json_response(ref("Error"), ERRORS[status]) for status in statuses}
-
-
-def body(fields: Sequence[Field], closed: bool = True) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {field.name: field.schema for field in fields},
-        "required": [field.name for field in fields if field.required],
-    }
-    if closed:
-        schema["additionalProperties"] = False
-    return {"required": True, "content": {JSON: {"schema": schema}}}
-
-
-def query(fields: Sequence[Field]) -> list[dict[str, Any]]:
-    return [{"name": f.name, "in": "query", "required": f.required, "schema": f.schema} for f in fields]
-
-
-def column_schema(column: sa.Column[Any]) -> dict[str, Any]:
-    kinds: list[tuple[type[Any], dict[str, Any]]] = [
-        (sa.Uuid, {"type": "string", "format": "uuid"}),
-        (sa.DateTime, {"type": "string", "format": "date-time"}),
-        (sa.Boolean, {"type": "boolean"}),
-        (sa.Integer, {"type": "integer"}),
-        (sa.Float, {"type": "number"}),
-        (sa.String, {"type": "string"}),
-    ]
-    schema = next(dict(shape) for kind, shape in kinds if isinstance(column.type, kind))
-    if column.name == "status":
-        schema = {"enum": list(STATUSES)}
-    elif column.nullable:
-        schema["type"] = [schema["type"], "null"]
-    return schema
-
-
-def record_schema() -> dict[str, Any]:
-    properties = {name: column_schema(records.c[name]) for name in RECORD_FIELDS}
-    properties["messages"] = {"type": "array", "items": {"type": "object"}, "description": "/v1 records only"}
-    return {"type": "object", "required": list(RECORD_FIELDS), "properties": properties}
-
-
-def page_schema(*, cursor: bool, hits: bool) -> dict[str, Any]:
-    item: dict[str, Any] = ref("Record")
-    if hits:
-        extra = {
-            "type": "object",
-            "required": ["rank", "snippet"],
-            "properties": {
-                "rank": {"type": "number"},
-                "snippet": {"type": "string", "description": "HTML: the text escaped, matches in <mark>"},
-            },
-        }
-        item = {"allOf": [ref("Record"), extra]}
-    properties: dict[str, Any] = {
-        "items": {"type": "array", "items": item, "maxItems": MAX_PAGE},
-        "total": {"type": "integer", "minimum": 0, "maximum": TOTAL_CAP},
-        "total_is_lower_bound": {"type": "boolean"},
-        "limit": {"type": "integer"},
-        "offset": {"type": "integer"},
-    }
-    required = ["items", "total", "limit", "offset"]
-    if cursor:
-        properties["next"] = {"type": ["string", "null"]}
-        required.append("next")
-    return {"type": "object", "required": required, "properties": properties}
 
 
 def spec(settings: Settings, version: str) -> dict[str, Any]:
@@ -286,16 +202,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                         }
                     },
                 },
-                "Health": {
-                    "type": "object",
-                    "required": ["status", "database", "llm", "version"],
-                    "properties": {
-                        "status": {"enum": ["ok", "unavailable"]},
-                        "database": {"enum": ["ok", "error"]},
-                        "llm": {"enum": ["mock", "openai"]},
-                        "version": {"type": "string"},
-                    },
-                },
+                "Health": health_schema(),
                 "Record": record_schema(),
                 "HistoryPage": page_schema(cursor=True, hits=False),
                 "SearchPage": page_schema(cursor=False, hits=True),

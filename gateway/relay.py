@@ -42,13 +42,13 @@ class Relay(StreamedResponse):
     ) -> None:
         record_id = exchange.record_id
         self.frames = formats.frames_for(
-            exchange.stream_format, str(record_id), record_id.hex, exchange.completion.model, int(time.time())
+            exchange.stream_format, str(record_id), record_id.hex, exchange.model, int(time.time())
         )
         sse = exchange.stream_format == "sse"
-        super().__init__(
-            stream_headers(self.frames.content_type, record_id, exchange.conversation_id),
-            settings.sse_keepalive_seconds if sse else None,
-        )
+        headers = stream_headers(self.frames.content_type, record_id, exchange.conversation_id)
+        if exchange.route is not None:
+            headers.append((b"x-upstream", exchange.route.upstream.encode()))
+        super().__init__(headers, settings.sse_keepalive_seconds if sse else None)
         self.exchange = exchange
         assert exchange.chunks is not None
         self.chunks = exchange.chunks
@@ -57,7 +57,7 @@ class Relay(StreamedResponse):
         self.streams = streams
         self.settings = settings
         self.detached = on_disconnect == "detach"
-        self.answer = Answer(exchange.started, exchange.completion.messages)
+        self.answer = Answer(exchange.started, exchange.completion.messages, exchange.route)
         self.upstream_ended = False  # read to its end (and so closed already)
         self.stop_reason: str | None = None
         self.done = False  # past the point where a cancellation could cut the relay
@@ -223,4 +223,6 @@ class Relay(StreamedResponse):
                 stream_format=self.exchange.stream_format,
                 ttft_ms=ending.ttft_ms,
                 outcome=outcome,
+                upstream=ending.upstream,
+                attempts=ending.attempts,
             )

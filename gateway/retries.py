@@ -1,11 +1,9 @@
-"""Getting an upstream's 200: retries with backoff and `Retry-After` within one deadline, and what
-each refusal becomes for the client.
+"""What an upstream's failure before the answer is: worth another attempt (`Retryable`: the router,
+router.py, sends it on with backoff and `Retry-After`), or the client's answer.
 
-Connection errors (a timeout before the answer included), 429 and 5xx are retried up to
-`OPENAI_MAX_RETRIES` times with exponential backoff and full jitter, or after the upstream's
-`Retry-After`, all within `OPENAI_CONNECT_DEADLINE` seconds. A connection that broke before any
-answer (made, then closed under the request) is retried at once each time: it is most often a
-kept-alive one the upstream closed as it was reused. After that:
+Connection errors (a timeout before the answer included), 429 and 5xx are worth another; a
+connection that broke before any answer (made, then closed under the request) at once: it is most
+often a kept-alive one the upstream closed as it was reused. When no attempt is left:
 
     upstream 400/404/422  -> 400 with the upstream's message (404 of a route other than chat: 404)
     upstream 401/403      -> 502 (the operator's key is wrong: logged at ERROR)
@@ -16,17 +14,14 @@ kept-alive one the upstream closed as it was reused. After that:
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email.utils
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
 
 import httpx
 
-from gateway import metrics
 from gateway.aiohttp_transport import failure_kind
 from gateway.errors import BadRequest, GatewayError, NotFound, UpstreamBusy, UpstreamError, UpstreamTimeout
 
@@ -104,44 +99,3 @@ def refusal(status: int, body: bytes, retry_after: str | None, chat: bool) -> Ex
     if 400 <= status < 500:
         return BadRequest(f"the upstream rejected the request: {message}")
     return UpstreamError(f"the upstream answered with an unexpected status {status}")
-
-
-async def with_retries(
-    attempt_once: Callable[[], Awaitable[httpx.Response]],
-    max_retries: int,
-    deadline_seconds: float,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> httpx.Response:
-    """`attempt_once()` until it answers 200 (it raises Retryable, or the client's error)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_seconds
-    attempt = 0
-    while True:
-        attempt += 1
-        remaining = deadline - loop.time()
-        try:
-            if remaining <= 0:
-                raise TimeoutError
-            async with asyncio.timeout(remaining):
-                response = await attempt_once()
-            metrics.labelled(metrics.UPSTREAM_ATTEMPTS, "ok").inc()
-            return response
-        except TimeoutError:
-            metrics.labelled(metrics.UPSTREAM_ATTEMPTS, "deadline").inc()
-            raise UpstreamTimeout(f"the upstream did not answer within {deadline_seconds:g} s") from None
-        except GatewayError as refused:
-            metrics.labelled(metrics.UPSTREAM_ATTEMPTS, refused.type).inc()
-            raise
-        except Retryable as failure:
-            metrics.labelled(metrics.UPSTREAM_ATTEMPTS, failure.final.type).inc()
-            wait = (
-                0.0 if failure.at_once else failure.retry_after if failure.retry_after is not None else backoff(attempt)
-            )
-            if attempt > max_retries or loop.time() + wait > deadline:
-                if isinstance(failure.final, UpstreamBusy) and failure.retry_after is not None:
-                    failure.final.headers["Retry-After"] = str(max(1, round(failure.retry_after)))
-                raise failure.final from None
-            log.warning("upstream attempt %d failed (%s); retrying in %.2f s", attempt, failure.final.message, wait)
-            metrics.UPSTREAM_RETRIES.inc()
-            if wait > 0:
-                await sleep(wait)

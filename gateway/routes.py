@@ -24,7 +24,13 @@ HEALTH_TIMEOUT = 2.0
 async def health(request: Request) -> Response:
     settings: Settings = request.state.settings
     store: Store = request.state.store
-    body = {"status": "ok", "database": "ok", "llm": settings.llm_name, "version": __version__}
+    body: dict[str, object] = {
+        "status": "ok",
+        "database": "ok",
+        "llm": settings.llm_name,
+        "version": __version__,
+        "upstreams": request.state.llm.describe(),  # their names and states, never a key
+    }
     try:
         await asyncio.wait_for(store.ping(), timeout=HEALTH_TIMEOUT)
     except Exception:

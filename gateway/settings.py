@@ -151,6 +151,7 @@ class Settings:
     max_stream_seconds: float = 600.0
     stale_stream_seconds: float = 60.0
     heartbeat_seconds: float = 10.0
+    gateway_config: str = ""  # a YAML file of upstreams (config.py)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
 
@@ -160,7 +161,8 @@ class Settings:
 
     @property
     def llm_name(self) -> str:
-        return "openai" if self.openai_api_key else "mock"
+        """`openai` when an upstream is configured (a file, or OPENAI_API_KEY), else `mock`."""
+        return "openai" if self.openai_api_key or self.gateway_config else "mock"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -207,6 +209,7 @@ class Settings:
         take("MAX_STREAM_SECONDS", _positive_float)
         take("STALE_STREAM_SECONDS", _positive_float)
         take("HEARTBEAT_SECONDS", _positive_float)
+        take("GATEWAY_CONFIG", str)
         take("CORS_ORIGINS", _csv)
         take("TRUSTED_PROXIES", _proxies)
         redis_url = values.get("redis_url")

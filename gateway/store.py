@@ -78,6 +78,9 @@ class Ending:
     finish_reason: str | None = None
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    upstream: str | None = None
+    upstream_model: str | None = None
+    attempts: int | None = None
     tool_text: str | None = None
 
 

@@ -56,6 +56,10 @@ records = sa.Table(
     sa.Column("finish_reason", sa.String(32), nullable=True, info=uses(API, END)),
     sa.Column("cached_tokens", sa.Integer, nullable=True, info=uses(API, END)),
     sa.Column("reasoning_tokens", sa.Integer, nullable=True, info=uses(API, END)),
+    # Which upstream answered (config.py's name), the model it was asked for, and the attempts.
+    sa.Column("upstream", sa.String(200), nullable=True, info=uses(API, END)),
+    sa.Column("upstream_model", sa.String(200), nullable=True, info=uses(API, END)),
+    sa.Column("attempts", sa.Integer, nullable=True, info=uses(API, END)),
     # The tool calls' names and arguments as text: what search reads of them.
     sa.Column("tool_text", sa.Text, nullable=True, info=uses(END)),
     sa.CheckConstraint(

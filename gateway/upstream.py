@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,10 +22,11 @@ import orjson
 
 from gateway import __version__
 from gateway.aiohttp_transport import Read, body_reader, failure_kind, make_transport, reading_errors
+from gateway.config import Deployment
 from gateway.errors import GatewayError, UpstreamError
 from gateway.llm import Chunk, ChunkStream, Completed, Completion, StreamFailed
 from gateway.openai_sse import merge
-from gateway.retries import refusal, transport_failure, with_retries
+from gateway.retries import Retryable, refusal, transport_failure
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.upstream")
@@ -51,31 +52,56 @@ def payload(completion: Completion, stream: bool = True) -> dict[str, Any]:
 
 
 class OpenAI:
+    """One upstream that speaks OpenAI's API: OpenAI's own, Azure OpenAI, or a vLLM (or any other
+    OpenAI-compatible) server. Each call is one attempt: a failure worth another is raised as
+    `Retryable`, and the router decides where the next goes (router.py)."""
+
     name = "openai"
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        deployment: Deployment | None = None,
+    ) -> None:
         self.settings = settings
-        # Requests go to the transport itself: httpx.AsyncClient's URL merging, cookie jar and
-        # hooks cost more CPU than aiohttp's whole request, and the gateway uses none of them.
+        self.owns_transport = transport is None
         self.transport = transport or make_transport(settings)
-        base = settings.openai_base_url.rstrip("/")
-        self.urls = {name: httpx.URL(f"{base}/{path}") for name, path in PATHS.items()}
+        if deployment is None:
+            provider, base, key, model = "openai", settings.openai_base_url, settings.openai_api_key, ""
+            self.default_model = settings.openai_model
+        else:
+            provider, base, key, model = deployment.provider, deployment.api_base, deployment.api_key, deployment.model
+            self.default_model = model if model != "*" else settings.openai_model
+        base = base.rstrip("/")
+        if provider == "azure":
+            assert deployment is not None and deployment.api_version is not None
+            version = f"?api-version={deployment.api_version}"
+            paths = {
+                "chat": f"openai/deployments/{model}/chat/completions{version}",
+                "embeddings": f"openai/deployments/{model}/embeddings{version}",
+                "models": f"openai/models{version}",
+            }
+            credentials = [(b"api-key", key.encode())]
+        else:
+            paths = PATHS
+            credentials = [(b"authorization", f"Bearer {key}".encode())] if key else []
+        self.urls = {name: httpx.URL(f"{base}/{path}") for name, path in paths.items()}
         # Every header httpx.Request would add is here (host; content-length per request), so the
         # request is built without httpx's header merging.
         self.headers = [
             (b"host", self.urls["chat"].netloc),
-            (b"authorization", f"Bearer {settings.openai_api_key}".encode()),
+            *credentials,
             (b"user-agent", f"llm-gateway/{__version__}".encode()),
             (b"content-type", b"application/json"),
             (b"accept-encoding", b"identity"),  # the body is read as it comes, never decoded
         ]
         self._models: tuple[float, list[str]] | None = None
         self.timeouts = {"connect": 10.0, "read": settings.openai_timeout, "write": 30.0, "pool": 10.0}
-        # Tests replace it to observe backoff without waiting.
-        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def aclose(self) -> None:
-        await self.transport.aclose()
+        if self.owns_transport:
+            await self.transport.aclose()
 
     async def open(self, completion: Completion) -> ChunkStream:
         response = await self._acquire("POST", self.urls["chat"], payload(completion), completion.request_id)
@@ -93,14 +119,15 @@ class OpenAI:
         now = asyncio.get_running_loop().time()
         if self._models is not None and now - self._models[0] < MODELS_SECONDS:
             return self._models[1]
-        names = [self.settings.openai_model]
+        names = [self.default_model]
         try:
             listed = await self._whole("GET", self.urls["models"], None, "")
             data = listed.body.get("data")
             found = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)] if data else []
             names = found or names
-        except GatewayError as exc:
-            log.info("the upstream lists no models (%s); listing %s", exc.message, self.settings.openai_model)
+        except (GatewayError, Retryable) as exc:
+            reason = exc.message if isinstance(exc, GatewayError) else exc.final.message
+            log.info("the upstream lists no models (%s); listing %s", reason, self.default_model)
         self._models = (now, names)
         return names
 
@@ -124,20 +151,13 @@ class OpenAI:
     async def _acquire(
         self, method: str, url: httpx.URL, payload: dict[str, Any] | None, request_id: str
     ) -> httpx.Response:
-        """The upstream's 200 (see retries.py)."""
+        """The upstream's 200, in one attempt (a failure worth another raised as Retryable)."""
         body = orjson.dumps(payload) if payload is not None else b""  # compact UTF-8
         accept = b"text/event-stream" if payload is not None and payload.get("stream") else b"application/json"
         headers = [*self.headers, (b"accept", accept), (b"content-length", str(len(body)).encode())]
         if request_id:
             headers.append((b"x-request-id", request_id.encode()))
-        settings = self.settings
-
-        async def attempt_once() -> httpx.Response:
-            return await self._attempt(method, url, body, headers)
-
-        return await with_retries(
-            attempt_once, settings.openai_max_retries, settings.openai_connect_deadline, self.sleep
-        )
+        return await self._attempt(method, url, body, headers)
 
     async def _attempt(
         self, method: str, url: httpx.URL, body: bytes, headers: list[tuple[bytes, bytes]]

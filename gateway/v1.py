@@ -155,16 +155,21 @@ async def chat_completions(request: Request) -> Response:
 async def _complete(request: Request, exchange: Exchange) -> Response:
     """stream: false — the upstream's object as it came, once its record is written."""
     assert exchange.completed is not None
-    answer = Answer(exchange.started, exchange.completion.messages)
+    answer = Answer(exchange.started, exchange.completion.messages, exchange.route)
     answer.take_message(exchange.completed.body, time.perf_counter())
     answer.final_usage()
     await write_ending(request.state.store, exchange.record_id, answer.ending("complete"))
-    logs.fields(request.scope).update(record_id=str(exchange.record_id), stream_format="chat.completions")
-    return Response(
-        exchange.completed.raw,
-        media_type="application/json",
-        headers={"x-record-id": str(exchange.record_id), "x-conversation-id": str(exchange.conversation_id)},
+    route = exchange.route
+    headers = {"x-record-id": str(exchange.record_id), "x-conversation-id": str(exchange.conversation_id)}
+    if route is not None:
+        headers["x-upstream"] = route.upstream
+    logs.fields(request.scope).update(
+        record_id=str(exchange.record_id),
+        stream_format="chat.completions",
+        upstream=route.upstream if route else None,
+        attempts=route.attempts if route else None,
     )
+    return Response(exchange.completed.raw, media_type="application/json", headers=headers)
 
 
 def _model(name: str) -> dict[str, Any]:
@@ -196,4 +201,5 @@ async def embeddings(request: Request) -> Response:
         chat.check_strings(value, name)
     body.setdefault("model", settings.openai_model)
     answered = await request.state.llm.embeddings(body, logs.request_id(request.scope))
-    return Response(answered.raw, media_type="application/json")
+    headers = {"x-upstream": answered.route.upstream} if answered.route else {}
+    return Response(answered.raw, media_type="application/json", headers=headers)

@@ -28,6 +28,7 @@ from gateway import auth
 from gateway.app import create_app
 from gateway.database import GatewayDatabase
 from gateway.keys import KeyStore, hash_key, new_key
+from gateway.router import Router
 from gateway.search import Search
 from gateway.settings import Settings
 from gateway.store import Store
@@ -179,7 +180,7 @@ async def make_gateway(database_url: str) -> AsyncIterator[Callable[..., Any]]:
         lifespan: contextlib.AbstractAsyncContextManager[Any] = app.router.lifespan_context(app)
         state: dict[str, Any] = dict(await stack.enter_async_context(lifespan))
         if llm is not None:
-            state["llm"] = llm
+            state["llm"] = Router.single(llm, test_settings(database_url, **overrides))
         asgi = with_state(app, state)
         client = Gateway(transport=httpx.ASGITransport(app=asgi), base_url="http://gateway")
         client.state = state

@@ -38,7 +38,9 @@ async def test_history_records_have_the_contract_fields(gateway: Gateway) -> Non
         "id", "conversation_id", "prompt", "response", "status", "model", "stream_format", "error",
         "created_at", "completed_at", "ttft_ms", "duration_ms", "prompt_tokens", "completion_tokens",
         "usage_estimated", "finish_reason", "tool_calls", "cached_tokens", "reasoning_tokens",
+        "upstream", "upstream_model", "attempts",
     }  # fmt: skip
+    assert (item["upstream"], item["upstream_model"], item["attempts"]) == ("mock", "gpt-4o-mini", 1)
     assert item["finish_reason"] == "length" and item["tool_calls"] is None  # max_tokens 2
     assert item["created_at"].endswith("Z") and len(item["created_at"].split(".")[1]) == 7
 
@@ -104,7 +106,14 @@ async def test_health_is_ok_then_503_when_the_database_is_unreachable(make_gatew
     gateway = await make_gateway()
     response = await gateway.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "llm": "mock", "version": "0.1.0"}
+    upstream = {"name": "mock", "model_name": "*", "provider": "mock", "model": "*", "state": "ok", "in_flight": 0}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "llm": "mock",
+        "version": "0.1.0",
+        "upstreams": [upstream],
+    }
     await cut_off_database(gateway, tmp_path)
     broken = await gateway.get("/health")
     assert broken.status_code == 503

@@ -75,7 +75,11 @@ async def test_metrics_count_requests_streams_tokens_and_time(gateway: Gateway) 
         == sample(after, streams, outcome="complete", format="sse") + 1
     )
     assert "gateway_active_streams" in after
-    assert "gateway_upstream_attempts_total" in after or "gateway_upstream_retries_total" in after
+    attempts = "gateway_upstream_attempts_total"
+    assert (
+        sample(again, attempts, result="ok", upstream="mock")
+        == sample(after, attempts, result="ok", upstream="mock") + 1
+    )
 
 
 def test_every_route_is_described_in_openapi() -> None:
@@ -141,6 +145,7 @@ async def test_a_real_uvicorn_writes_one_json_line_per_request_with_its_request_
     assert stream_line["record_id"] == responses[1].headers["x-record-id"]
     assert stream_line["stream_format"] == "openai" and stream_line["outcome"] == "complete"
     assert stream_line["ttft_ms"] > 0
+    assert stream_line["upstream"] == "mock" and stream_line["attempts"] == 1
     assert requests[-1]["outcome"] == "cancelled_after_first_token"
     starting = [line for line in lines if "starting" in line.get("message", "")]
     assert starting and "llm=mock" in starting[0]["message"] and "database=" in starting[0]["message"]

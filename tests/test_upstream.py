@@ -15,9 +15,11 @@ import httpx
 import pytest
 import respx
 
+from gateway.config import Deployment
 from gateway.errors import BadRequest, UpstreamBusy, UpstreamError, UpstreamTimeout
 from gateway.llm import Chunk, Completion, StreamFailed
 from gateway.retries import retry_after_seconds
+from gateway.router import Router
 from gateway.settings import Settings
 from gateway.upstream import OpenAI
 
@@ -63,11 +65,13 @@ def settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
-class Client(OpenAI):
-    """The real client on a respx router (its transport), with backoff sleeps recorded instead of waited."""
+class Client(Router):
+    """The real client on a respx router (its transport), as the gateway routes to it without a
+    configuration file, with backoff sleeps recorded instead of waited."""
 
     def __init__(self, settings: Settings, router: respx.MockRouter) -> None:
-        super().__init__(settings, transport=httpx.MockTransport(router.async_handler))
+        single = Router.single(OpenAI(settings, transport=httpx.MockTransport(router.async_handler)), settings)
+        super().__init__(single.routing, single.upstreams, single.deadline)
         self.waits: list[float] = []
 
         async def sleep(seconds: float) -> None:
@@ -82,7 +86,7 @@ def completion(**kwargs: Any) -> Completion:
     return Completion(**values)
 
 
-async def read_all(client: OpenAI, request: Completion | None = None) -> list[Chunk]:
+async def read_all(client: Router, request: Completion | None = None) -> list[Chunk]:
     stream = await client.open(request or completion())
     try:
         return [chunk async for chunk in stream]
@@ -320,7 +324,7 @@ async def test_closing_the_stream_closes_the_response(mock: respx.MockRouter) ->
     first = await anext(aiter(stream))
     assert first.text == "a"
     await stream.aclose()
-    assert stream.response.is_closed  # type: ignore[attr-defined]
+    assert stream.inner.response.is_closed  # type: ignore[attr-defined]
 
 
 def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
@@ -384,3 +388,18 @@ async def test_a_whole_answer_is_the_upstreams_object_as_it_came_with_the_stream
     assert completed.body == answer and json.loads(completed.raw) == answer
     sent = json.loads(route.calls.last.request.content)
     assert sent["stream"] is False and "stream_options" not in sent and sent["seed"] == 1
+
+
+async def test_an_azure_deployment_is_asked_at_its_path_with_its_api_version_and_api_key_header() -> None:
+    azure = Deployment("eu", "gpt-4o", "azure", "gpt4o-eu", "https://eu.openai.azure.com", "az-key", "2024-10-21")
+    with respx.mock(assert_all_called=True) as router:
+        chat = router.post("https://eu.openai.azure.com/openai/deployments/gpt4o-eu/chat/completions").mock(
+            return_value=streamed(good_stream(["hi"]))
+        )
+        client = OpenAI(settings(), transport=httpx.MockTransport(router.async_handler), deployment=azure)
+        stream = await client.open(Completion([{"role": "user", "content": "hi"}], "gpt4o-eu"))
+        assert [chunk.text async for chunk in stream if chunk.text] == ["hi"]
+        await stream.aclose()
+    sent = chat.calls.last.request
+    assert sent.url.params["api-version"] == "2024-10-21"
+    assert sent.headers["api-key"] == "az-key" and "authorization" not in sent.headers
