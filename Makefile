@@ -37,9 +37,10 @@ bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-smoke: install
-	$(BIN)/python -m bench.run --smoke --targets bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx
+	$(BIN)/python -m bench.run --smoke --targets bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx,pg-text-routed
 	$(BIN)/python -m bench.search --records 20000
 	$(BIN)/python -m bench.profile short --mode turns --requests 50
+	$(BIN)/python -m bench.failover --requests 20 --rounds 1
 
 # The long reliability run (by hand): 500 leaving clients, 100 streams under SIGTERM, a PostgreSQL
 # restart under load, and over 10,000 schemathesis examples a database; it ends by printing its figures.

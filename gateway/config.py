@@ -74,6 +74,11 @@ class Routing:
     strategy: str = "simple-shuffle"
     fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def llm_name(self) -> str:
+        """What /health calls the upstream: `mock` when the mock is the only one, else `openai`."""
+        return "mock" if all(d.provider == "mock" for d in self.deployments) else "openai"
+
 
 def from_settings(settings: Settings) -> Routing:
     """Today's environment variables as one upstream: OpenAI's (or another at OPENAI_BASE_URL), or the mock."""

@@ -129,7 +129,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
         log.info(
             "gateway %s starting: llm=%s (%s) database=%s limiter=%s; %d abandoned streams marked interrupted",
             __version__,
-            settings.llm_name,
+            routing.llm_name,
             upstreams,
             mask_url(settings.database_url) + ("" if connecting is None else " (unreachable, retrying)"),
             limiter.description if settings.rate_limit_enabled else "off",

@@ -14,7 +14,6 @@ from gateway.auth import principal
 from gateway.errors import Invalid, NotFound
 from gateway.inputs import HISTORY_FIELDS, SEARCH_FIELDS, parse_fields, parse_uuid
 from gateway.search import Search
-from gateway.settings import Settings
 from gateway.store import BadCursor, Store, decode_cursor
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -22,12 +21,11 @@ HEALTH_TIMEOUT = 2.0
 
 
 async def health(request: Request) -> Response:
-    settings: Settings = request.state.settings
     store: Store = request.state.store
     body: dict[str, object] = {
         "status": "ok",
         "database": "ok",
-        "llm": settings.llm_name,
+        "llm": request.state.llm.routing.llm_name,
         "version": __version__,
         "upstreams": request.state.llm.describe(),  # their names and states, never a key
     }

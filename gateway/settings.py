@@ -159,11 +159,6 @@ class Settings:
     def database_kind(self) -> str:
         return "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
 
-    @property
-    def llm_name(self) -> str:
-        """`openai` when an upstream is configured (a file, or OPENAI_API_KEY), else `mock`."""
-        return "openai" if self.openai_api_key or self.gateway_config else "mock"
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
         env: dict[str, str] = read_env_file(env_file) if env_file is not None else {}

@@ -60,7 +60,7 @@ def test_a_litellm_file_is_read_as_litellm_reads_it(tmp_path: Path) -> None:
     assert (mock.alias, mock.provider) == ("*", "mock")
     assert (routing.num_retries, routing.allowed_fails, routing.cooldown_time) == (1, 2, 10.0)
     assert routing.strategy == "least-busy" and routing.fallbacks == {"gpt-4o": ("llama",)}
-    assert "sk-1" not in repr(routing)
+    assert "sk-1" not in repr(routing) and routing.llm_name == "openai"
 
 
 def broken(change: Any) -> dict[str, Any]:

@@ -68,7 +68,7 @@ async def test_the_mock_named_in_the_file_answers_for_a_dead_upstream_without_an
 async def test_health_lists_every_upstream_and_its_state_never_its_key(routed: Gateway) -> None:
     await routed.post("/v1/chat/completions", json={"model": "big", "messages": [{"role": "user", "content": "hi"}]})
     health = await routed.get("/health")
-    assert "sk-never-shown-anywhere" not in health.text
+    assert "sk-never-shown-anywhere" not in health.text and health.json()["llm"] == "openai"
     assert [(u["name"], u["provider"], u["state"]) for u in health.json()["upstreams"]] == [
         ("dead-openai", "openai", "ok"),  # one failure of the three allowed in a row
         ("mock-small", "mock", "ok"),

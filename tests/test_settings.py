@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway import config
 from gateway.settings import DEFAULT_SQLITE_URL, ConfigError, Settings, mask_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -12,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_defaults_use_an_embedded_sqlite_file_and_the_mock() -> None:
     settings = Settings.from_mapping({})
     assert settings.database_url == DEFAULT_SQLITE_URL == "sqlite:///gateway.db"
-    assert settings.llm_name == "mock"
+    assert config.from_settings(settings).llm_name == "mock"
     assert settings.openai_max_retries == 3
     assert settings.openai_timeout == 60
     assert settings.max_prompt_chars == 32000
