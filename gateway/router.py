@@ -152,8 +152,9 @@ class Router:
             self._succeeded(upstream, sent_cooling)  # it answered: a bad request is no sign of a sick upstream
             metrics.labelled(metrics.UPSTREAM_ATTEMPTS, name, refused.type).inc()
             raise
-        except BaseException:
+        except BaseException:  # cancelled (the client left): no sign either way
             health.done()
+            health.probing = False  # a probe cut short: the next request probes instead
             raise
         self._succeeded(upstream, sent_cooling)  # still in flight: the caller ends it (a stream, when it closes)
         metrics.labelled(metrics.UPSTREAM_ATTEMPTS, name, "ok").inc()

@@ -189,3 +189,19 @@ async def test_the_plans_kept_for_the_names_clients_send_stay_bounded() -> None:
         routed.table.candidates(f"model-{index}")
     assert len(routed.table._plans) <= PLANS_KEPT
     assert routed.table.candidates("model-0") == [(routed.upstreams[0], "model-0")]
+
+
+async def test_a_probe_cut_short_by_the_client_leaves_the_next_request_to_probe() -> None:
+    flaky, other = Scripted("flaky", refused(), "hang", "ok"), Scripted("other", "ok")
+    routed = router(("flaky", "m", "m", flaky, {"weight": 1e9}), ("other", "m", "m", other), cooldown_time=0.05)
+    await routed.complete(ask("m"))  # flaky fails and cools down; other answers
+    await asyncio.sleep(0.06)
+    probe = asyncio.ensure_future(routed.complete(ask("m")))  # flaky is probed, and hangs
+    await asyncio.sleep(0.01)
+    assert routed.describe()[0]["state"] == "probing"
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    completed = await routed.complete(ask("m"))
+    assert completed.route is not None and completed.route.upstream == "flaky"  # probed again, and well
+    assert routed.describe()[0]["state"] == "ok"
