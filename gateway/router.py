@@ -140,10 +140,10 @@ class Router:
                 result = await call(upstream, model)
         except TimeoutError:
             health.done()
-            if loop.time() >= deadline:
-                metrics.labelled(metrics.UPSTREAM_ATTEMPTS, name, "deadline").inc()
+            failure = self._failed(upstream, Retryable(UpstreamTimeout(f"{name} did not answer within {limit:g} s")))
+            if loop.time() >= deadline:  # counted as the upstream's failure too: it did not answer
                 raise UpstreamTimeout(f"the upstream did not answer within {self.deadline:g} s") from None
-            return self._failed(upstream, Retryable(UpstreamTimeout(f"{name} did not answer within {limit:g} s")))
+            return failure
         except Retryable as failure:
             health.done()
             return self._failed(upstream, failure)

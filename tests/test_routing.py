@@ -147,8 +147,10 @@ async def test_an_upstream_timeout_moves_on_and_the_overall_deadline_ends_it() -
     routed = router(("slow", "m", "m", slow, {"timeout": 0.05, "weight": 1e9}), ("fast", "m", "m", fast), deadline=0.3)
     completed = await routed.complete(ask("m"))
     assert completed.route is not None and completed.route.upstream == "fast"
+    alone = router(("slow", "m", "m", Scripted("slow", "hang")), deadline=0.1)
     with pytest.raises(UpstreamTimeout):
-        await router(("slow", "m", "m", Scripted("slow", "hang")), deadline=0.1).complete(ask("m"))
+        await alone.complete(ask("m"))
+    assert alone.describe()[0]["state"] == "cooling"  # not answering by the deadline is its failure too
 
 
 async def test_least_busy_sends_to_the_upstream_with_fewest_streams_open() -> None:
