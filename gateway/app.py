@@ -23,11 +23,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from gateway import config, logs, routes, streaming, v1
-from gateway.auth import AuthMiddleware
+from gateway import admin, config, logs, routes, streaming, v1
+from gateway.access import Permission
+from gateway.auth import AuthMiddleware, audit_refusal, principal
 from gateway.config import Routing
 from gateway.database import DATABASE_ERRORS
-from gateway.errors import GatewayError, Unavailable, error_body
+from gateway.errors import Forbidden, GatewayError, Unavailable, error_body
 from gateway.lifespan import lifespan
 from gateway.ratelimit import RateLimitMiddleware
 from gateway.settings import ConfigError, Settings
@@ -62,11 +63,18 @@ class Endpoint:
     layer of its own (a Request and a send wrapper, so one more call on every chunk of a stream);
     the app's ExceptionMiddleware already turns what a handler raises into its JSON error."""
 
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]], permission: Permission | None = None) -> None:
         self.handler = handler
+        self.permission = permission  # what the caller's role must grant (None: open to all)
         self.__name__ = handler.__name__  # the route's name, as Starlette names a function's
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.permission is not None:
+            who = principal(scope)
+            if not who.may(self.permission):
+                if self.permission is Permission.MANAGE:
+                    await audit_refusal(scope)
+                raise Forbidden(who.refusal(self.permission))
         response = await self.handler(Request(scope, receive, send))
         await response(scope, receive, send)
 
@@ -129,17 +137,22 @@ def middleware(settings: Settings) -> list[Middleware]:
     return stack
 
 
-ROUTES = [  # tried in order: the streaming routes first
+READ, STREAM, DELETE, MANAGE = Permission.READ, Permission.STREAM, Permission.DELETE, Permission.MANAGE
+ROUTES = [  # tried in order: the streaming routes first. /stream checks its own: resuming is reading
     Route("/stream", Endpoint(streaming.stream_endpoint), methods=["GET", "POST"]),
-    Route("/v1/chat/completions", Endpoint(v1.chat_completions), methods=["POST"]),
+    Route("/v1/chat/completions", Endpoint(v1.chat_completions, STREAM), methods=["POST"]),
     Route("/health", Endpoint(routes.health), methods=["GET"]),
-    Route("/history", Endpoint(routes.list_history), methods=["GET"]),
-    Route("/history/{record_id}", Endpoint(routes.get_history), methods=["GET"]),
-    Route("/history/{record_id}", Endpoint(routes.delete_history), methods=["DELETE"]),
-    Route("/search", Endpoint(routes.search), methods=["GET"]),
-    Route("/v1/embeddings", Endpoint(v1.embeddings), methods=["POST"]),
-    Route("/v1/models", Endpoint(v1.models), methods=["GET"]),
-    Route("/v1/models/{model:path}", Endpoint(v1.model), methods=["GET"]),
+    Route("/history", Endpoint(routes.list_history, READ), methods=["GET"]),
+    Route("/history/{record_id}", Endpoint(routes.get_history, READ), methods=["GET"]),
+    Route("/history/{record_id}", Endpoint(routes.delete_history, DELETE), methods=["DELETE"]),
+    Route("/search", Endpoint(routes.search, READ), methods=["GET"]),
+    Route("/v1/embeddings", Endpoint(v1.embeddings, STREAM), methods=["POST"]),
+    Route("/v1/models", Endpoint(v1.models, READ), methods=["GET"]),
+    Route("/v1/models/{model:path}", Endpoint(v1.model, READ), methods=["GET"]),
+    Route("/admin/keys", Endpoint(admin.create_key, MANAGE), methods=["POST"]),
+    Route("/admin/keys", Endpoint(admin.list_keys, MANAGE), methods=["GET"]),
+    Route("/admin/keys/{name}", Endpoint(admin.revoke_key, MANAGE), methods=["DELETE"]),
+    Route("/admin/audit", Endpoint(admin.audit_page, MANAGE), methods=["GET"]),
     Route("/metrics", Endpoint(routes.metrics_endpoint), methods=["GET"]),
     Route("/", Endpoint(routes.page), methods=["GET"]),
     Mount("/static", StaticFiles(directory=routes.STATIC), name="static"),

@@ -15,14 +15,14 @@ import asyncio
 import hmac
 import logging
 import time
-import uuid
-from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import logs
+from gateway.access import ANYONE, OPERATOR, Principal
+from gateway.audit import ADMIN_DENIED, DENIED, DONE, AuditLog, Event
 from gateway.errors import Unauthorized, Unavailable
 from gateway.keys import StoredKey, hash_key
 
@@ -30,24 +30,6 @@ KEY_CACHE_SECONDS = 5.0
 PRINCIPAL_KEY = "gateway.principal"
 OPEN_PATHS = frozenset(("/health", "/metrics", "/", "/favicon.ico"))
 OPEN_PREFIXES = ("/static/",)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the operator (sees everything), a stored key, or anyone (open mode)."""
-
-    name: str
-    key_id: uuid.UUID | None = None
-    rate_limit: tuple[int, int] | None = None  # requests per seconds, overriding the default
-
-    @property
-    def owner(self) -> uuid.UUID | None:
-        """The records this caller may see: its own, or (None) all of them."""
-        return self.key_id
-
-
-OPERATOR = Principal(name="operator")
-ANYONE = Principal(name="open")
 
 
 class KeyLookup(Protocol):
@@ -97,7 +79,7 @@ class Keys:
             self._cache[presented] = (now, stored)
         if stored is None or not hmac.compare_digest(presented, stored.key_hash):
             return None
-        return Principal(name=stored.name, key_id=stored.id, rate_limit=stored.rate_limit)
+        return Principal(name=stored.name, role=stored.role, owner_id=stored.id, rate_limit=stored.rate_limit)
 
 
 def presented_key(scope: Scope) -> str | None:
@@ -124,6 +106,25 @@ def is_open_path(path: str) -> bool:
 def principal(scope: Scope) -> Principal:
     found = scope.get(PRINCIPAL_KEY)
     return found if isinstance(found, Principal) else ANYONE
+
+
+def audit_event(scope: Scope, action: str, target: str | None, outcome: str = DONE) -> Event:
+    """An audit event of this request: its caller (`anonymous` before one is known), request id
+    and client address."""
+    found = scope.get(PRINCIPAL_KEY)
+    actor, role = (found.name, found.role) if isinstance(found, Principal) else ("anonymous", "none")
+    client = logs.fields(scope).get("client")
+    return Event(actor, role, action, target, outcome, logs.request_id(scope), str(client) if client else None)
+
+
+async def audit_refusal(scope: Scope) -> None:
+    """Record a refused admin call. The refusal is sent even when this cannot be written."""
+    audit: AuditLog = scope["state"]["audit"]
+    event = audit_event(scope, ADMIN_DENIED, f"{scope['method']} {scope['path']}", DENIED)
+    try:
+        await audit.append(event)
+    except Exception as exc:
+        logging.getLogger("gateway.auth").warning("audit write failed: %s", exc)
 
 
 class AuthMiddleware:
@@ -159,4 +160,6 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _refuse(self, scope: Scope, send: Send, message: str) -> None:
+        if scope["path"].startswith("/admin/"):
+            await audit_refusal(scope)
         await logs.send_error(scope, send, Unauthorized(message, {"WWW-Authenticate": 'Bearer realm="gateway"'}))

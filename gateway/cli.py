@@ -1,22 +1,27 @@
-"""The `gateway` command: `gateway migrate` and `gateway keys create|list|revoke`.
+"""The `gateway` command: `gateway migrate`, `gateway keys create|list|revoke` and `gateway audit`.
 
 `keys create` prints the new key alone on the first line of stdout, once: only its hash is kept.
+A key created or revoked here is audited as done by `cli` (role admin): whoever can run this
+command holds the database's credentials.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import re
+import json
 import sys
 from pathlib import Path
 
 from databases import Database
 
-from gateway.keys import KeyExists, KeyStore, hash_key, new_key
+from gateway.access import ADMIN, ROLES, USER
+from gateway.audit import ACTIONS, KEY_CREATE, KEY_REVOKE, AuditLog, Event
+from gateway.keys import NAME, NAME_RULE, RATE_LIMIT_RULE, KeyExists, KeyStore, hash_key, new_key, parse_rate_limit
 from gateway.settings import ConfigError, Settings
 
-NAME = re.compile(r"[A-Za-z0-9._@-]{1,100}")
+CLI = "cli"
+MAX_AUDIT = 10_000
 
 
 def migrate(revision: str = "head") -> None:
@@ -29,48 +34,81 @@ def migrate(revision: str = "head") -> None:
 
 
 def rate_limit(text: str) -> tuple[int, int]:
-    requests, sep, seconds = text.partition("/")
-    if not sep or not requests.isdigit() or not seconds.isdigit() or int(requests) < 1 or int(seconds) < 1:
-        raise argparse.ArgumentTypeError("expected N/SECONDS, for example 100/60")
-    return int(requests), int(seconds)
+    parsed = parse_rate_limit(text)
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"expected {RATE_LIMIT_RULE}")
+    return parsed
 
 
 def key_name(text: str) -> str:
     if not NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError("1 to 100 of letters, digits and . _ @ -")
+        raise argparse.ArgumentTypeError(NAME_RULE)
     return text
+
+
+def audit_limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_AUDIT:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_AUDIT}")
+    return int(text)
 
 
 async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
     database = Database(settings.database_url)
     await database.connect()
     store = KeyStore(database)
+    audit = AuditLog(database, settings.database_kind)
     try:
         if args.action == "create":
             key = new_key()
             try:
-                stored = await store.create(args.name, hash_key(key), args.rate_limit)
+                async with database.transaction():
+                    stored = await store.create(args.name, hash_key(key), args.rate_limit, args.role)
+                    await audit.append(Event(CLI, ADMIN, KEY_CREATE, stored.name))
             except KeyExists as exc:
                 print(f"gateway: {exc}", file=sys.stderr)
                 return 1
             print(key)
             limit = f"{stored.rate_limit[0]}/{stored.rate_limit[1]}s" if stored.rate_limit else "the default"
-            print(f"created key {stored.name!r} (rate limit: {limit}); it is shown only once", file=sys.stderr)
+            print(
+                f"created key {stored.name!r} (role {stored.role}, rate limit: {limit}); it is shown only once",
+                file=sys.stderr,
+            )
         elif args.action == "list":
-            print(f"{'name':<24} {'status':<8} {'rate limit':<12} created")
+            print(f"{'name':<24} {'role':<7} {'status':<8} {'rate limit':<12} created")
             for stored in await store.list_all():
                 status = "revoked" if stored.revoked_at else "active"
                 limit = f"{stored.rate_limit[0]}/{stored.rate_limit[1]}s" if stored.rate_limit else "default"
                 created = stored.created_at.isoformat(timespec="seconds") if stored.created_at else ""
-                print(f"{stored.name:<24} {status:<8} {limit:<12} {created}")
+                print(f"{stored.name:<24} {stored.role:<7} {status:<8} {limit:<12} {created}")
         elif args.action == "revoke":
-            if not await store.revoke(args.name):
+            async with database.transaction():
+                revoked = await store.revoke(args.name)
+                if revoked:
+                    await audit.append(Event(CLI, ADMIN, KEY_REVOKE, args.name))
+            if not revoked:
                 print(f"gateway: no active key named {args.name!r}", file=sys.stderr)
                 return 1
             print(f"revoked key {args.name!r}", file=sys.stderr)
         return 0
     finally:
         await database.disconnect()
+
+
+async def audit_command(settings: Settings, args: argparse.Namespace) -> int:
+    """The audit log, newest first, one event a line (as JSON with --json)."""
+    database = Database(settings.database_url)
+    await database.connect()
+    try:
+        page = await AuditLog(database, settings.database_kind).page(args.limit, action=args.action)
+    finally:
+        await database.disconnect()
+    for item in page["items"]:
+        if args.json:
+            print(json.dumps(item))
+        else:
+            target = item["target"] or "-"
+            print(f"{item['at']}  {item['actor']} ({item['role']})  {item['action']} {target}  {item['outcome']}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,9 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     create = keys.add_parser("create", help="make a key; it is printed once, on the first line")
     create.add_argument("name", type=key_name)
     create.add_argument("--rate-limit", type=rate_limit, metavar="N/SECONDS", help="this key's own limit")
+    create.add_argument("--role", choices=ROLES, default=USER, help="what the key may do (default: user)")
     keys.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys.add_parser("revoke", help="revoke a key by name")
     revoke.add_argument("name", type=key_name)
+    audit = sub.add_parser("audit", help="the audit log, newest first")
+    audit.add_argument("--limit", type=audit_limit, default=50, metavar="N", help=f"at most N events (≤ {MAX_AUDIT})")
+    audit.add_argument("--action", choices=ACTIONS, help="only this action")
+    audit.add_argument("--json", action="store_true", help="one JSON object a line")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -93,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         migrate()
         return 0
+    if args.command == "audit":
+        return asyncio.run(audit_command(settings, args))
     return asyncio.run(keys_command(settings, args))
 
 

@@ -3,10 +3,12 @@
 GatewayError                      any error a client is told about, with its HTTP status
  ├── BadRequest          400      malformed JSON, or the upstream rejected the request
  ├── Unauthorized        401      missing, invalid or revoked key (with WWW-Authenticate)
+ ├── Forbidden           403      the caller's role does not permit it
  ├── NotFound            404      unknown, or not the caller's
  ├── RequestTimeout      408      the body did not arrive in time
  ├── PayloadTooLarge     413      body over MAX_BODY_BYTES
  ├── UnsupportedMedia    415      POST without application/json
+ ├── Conflict            409      a key of that name exists already
  ├── Invalid             422      a field is wrong; the message names it
  ├── RateLimited         429      with Retry-After
  ├── UpstreamError       502      the upstream failed (its auth failures included)
@@ -39,6 +41,10 @@ class Unauthorized(GatewayError):
     status, type = 401, "unauthorized"
 
 
+class Forbidden(GatewayError):
+    status, type = 403, "forbidden"
+
+
 class NotFound(GatewayError):
     status, type = 404, "not_found"
 
@@ -53,6 +59,10 @@ class PayloadTooLarge(GatewayError):
 
 class UnsupportedMedia(GatewayError):
     status, type = 415, "unsupported_media_type"
+
+
+class Conflict(GatewayError):
+    status, type = 409, "conflict"
 
 
 class Invalid(GatewayError):
@@ -82,9 +92,11 @@ class UpstreamTimeout(GatewayError):
 # What each status means, as the API description says it.
 ERRORS = {
     400: "Malformed JSON, or the upstream rejected the request",
-    401: "Missing or invalid API key",
+    401: "Missing or invalid API key or token",
+    403: "The caller's role does not permit it",
     404: "Unknown, or not the caller's",
     408: "The body did not arrive in time",
+    409: "A key of that name exists already",
     413: "Body too large",
     415: "Not application/json",
     422: "A field is invalid; the message names it",

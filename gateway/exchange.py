@@ -95,7 +95,7 @@ async def open_exchange(
             heartbeat_at=now,
             instance_id=streams.instance_id,
             request_id=completion.request_id,
-            api_key_id=principal(request.scope).key_id,
+            api_key_id=principal(request.scope).owner_id,
             messages=dumps(for_record(completion.messages)) if keep_messages else None,
             tools=dumps(completion.options.get("tools")) if keep_messages else None,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -16,10 +17,22 @@ from typing import Any
 import sqlalchemy as sa
 from databases import Database
 
+from gateway.access import USER
 from gateway.store import aware, utcnow
 from gateway.tables import api_keys
 
 KEY_PREFIX = "gw_"
+NAME = re.compile(r"[A-Za-z0-9._@-]{1,100}")
+NAME_RULE = "1 to 100 of letters, digits and . _ @ -"
+RATE_LIMIT_RULE = "N/SECONDS, for example 100/60"
+
+
+def parse_rate_limit(text: str) -> tuple[int, int] | None:
+    """`N/SECONDS` as (N, SECONDS), or None when it is not that."""
+    requests, sep, seconds = text.partition("/")
+    if not sep or not requests.isdigit() or not seconds.isdigit() or int(requests) < 1 or int(seconds) < 1:
+        return None
+    return int(requests), int(seconds)
 
 
 def new_key() -> str:
@@ -36,6 +49,7 @@ class StoredKey:
     name: str
     key_hash: str
     rate_limit: tuple[int, int] | None  # requests per seconds, overriding the default
+    role: str = USER
     created_at: dt.datetime | None = None
     revoked_at: dt.datetime | None = None
 
@@ -51,6 +65,7 @@ def _stored_key(row: Any) -> StoredKey:
         name=row["name"],
         key_hash=row["key_hash"],
         rate_limit=(requests, window) if requests and window else None,
+        role=row["role"],
         created_at=aware(row["created_at"]),
         revoked_at=aware(row["revoked_at"]),
     )
@@ -60,11 +75,13 @@ class KeyStore:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    async def create(self, name: str, key_hash: str, rate_limit: tuple[int, int] | None = None) -> StoredKey:
+    async def create(
+        self, name: str, key_hash: str, rate_limit: tuple[int, int] | None = None, role: str = USER
+    ) -> StoredKey:
         existing = await self.db.fetch_one(sa.select(api_keys.c.id).where(api_keys.c.name == name))
         if existing is not None:
             raise KeyExists(f"a key named {name!r} exists already")
-        key = StoredKey(uuid.uuid4(), name, key_hash, rate_limit, created_at=utcnow())
+        key = StoredKey(uuid.uuid4(), name, key_hash, rate_limit, role, created_at=utcnow())
         await self.db.execute(
             api_keys.insert().values(
                 id=key.id,
@@ -73,6 +90,7 @@ class KeyStore:
                 rate_limit_requests=rate_limit[0] if rate_limit else None,
                 rate_limit_window_seconds=rate_limit[1] if rate_limit else None,
                 created_at=key.created_at,
+                role=role,
             )
         )
         return key

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 from gateway import __version__, metrics
 from gateway.aiohttp_transport import make_transport
+from gateway.audit import AuditLog
 from gateway.auth import Keys
 from gateway.candidates import Upstream
 from gateway.config import Routing
@@ -142,6 +143,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
                 "store": store,
                 "search": Search(database, settings.database_kind),
                 "key_store": key_store,
+                "audit": AuditLog(database, settings.database_kind),
                 "keys": keys,
                 "llm": llm,
                 "streams": streams,

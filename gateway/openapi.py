@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import v1
+from gateway.admin import AUDIT_FIELDS, KEY_FIELDS
 from gateway.formats import FORMATS
 from gateway.inputs import HISTORY_FIELDS, SEARCH_FIELDS, STREAM_OPTIONS, stream_fields
 from gateway.schemas import (
@@ -48,7 +49,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
             },
         },
         "204": {"description": "Resumed (Last-Event-ID) with nothing left to send"},
-        **errors(400, 401, 404, 408, 413, 415, 422, 429, 502, 503, 504),
+        **errors(400, 401, 403, 404, 408, 413, 415, 422, 429, 502, 503, 504),
     }
     record_id = {"name": "record_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
     resume = [
@@ -96,7 +97,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
             "delete": {
                 "summary": "Delete a record",
                 "parameters": [record_id],
-                "responses": {"204": {"description": "Deleted"}, **errors(401, 404, 422, 429, 503)},
+                "responses": {"204": {"description": "Deleted"}, **errors(401, 403, 404, 422, 429, 503)},
             },
         },
         "/search": {
@@ -115,7 +116,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                         "description": "A chat.completion object, or its chunks as SSE",
                         "content": {JSON: {"schema": {"type": "object"}}, "text/event-stream": {"schema": SSE_EVENT}},
                     },
-                    **errors(400, 401, 408, 413, 415, 422, 429, 502, 503, 504),
+                    **errors(400, 401, 403, 408, 413, 415, 422, 429, 502, 503, 504),
                 },
             }
         },
@@ -155,10 +156,11 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                 },
                 "responses": {
                     "200": json_response({"type": "object"}, "The embeddings, as the upstream answered"),
-                    **errors(400, 401, 404, 408, 413, 415, 422, 429, 502, 503, 504),
+                    **errors(400, 401, 403, 404, 408, 413, 415, 422, 429, 502, 503, 504),
                 },
             }
         },
+        **admin_paths(),
         "/": {
             "get": {
                 "summary": "The page: stream, history and search in a browser",
@@ -206,6 +208,58 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                 "Record": record_schema(),
                 "HistoryPage": page_schema(cursor=True, hits=False),
                 "SearchPage": page_schema(cursor=False, hits=True),
+            }
+        },
+    }
+
+
+def admin_paths() -> dict[str, Any]:
+    """The admin API (admin role only): keys and the audit log."""
+    key_properties: dict[str, Any] = {
+        "name": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "user", "viewer"]},
+        "status": {"type": "string", "enum": ["active", "revoked"]},
+        "rate_limit": {"type": ["string", "null"]},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+    }
+    key = {"type": "object", "properties": key_properties}
+    made = {"type": "object", "properties": {**key_properties, "key": {"type": "string", "description": "shown once"}}}
+    event = {"type": "object", "properties": {name: {"type": ["string", "null"]} for name in (
+        "id", "at", "actor", "role", "action", "target", "outcome", "request_id", "client")}}  # fmt: skip
+    listed = {"type": "object", "properties": {"items": {"type": "array", "items": key}}}
+    audited = {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": event}, "next": {"type": ["string", "null"]}},
+    }
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/admin/keys": {
+            "post": {
+                "summary": "Make a key (the answer holds it, once)",
+                "requestBody": body(KEY_FIELDS),
+                "responses": {
+                    "201": json_response(made, "The key made"),
+                    **errors(400, 401, 403, 409, 413, 415, 422, 429, 503),
+                },
+            },
+            "get": {
+                "summary": "Every key, never the key itself",
+                "responses": {"200": json_response(listed, "The keys"), **errors(401, 403, 429, 503)},
+            },
+        },
+        "/admin/keys/{name}": {
+            "delete": {
+                "summary": "Revoke a key",
+                "parameters": [name],
+                "responses": {"204": {"description": "Revoked"}, **errors(401, 403, 404, 422, 429, 503)},
+            }
+        },
+        "/admin/audit": {
+            "get": {
+                "summary": "The audit log, newest first",
+                "parameters": query(AUDIT_FIELDS),
+                "responses": {"200": json_response(audited, "A page of events"), **errors(401, 403, 422, 429, 503)},
             }
         },
     }

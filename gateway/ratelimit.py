@@ -30,6 +30,7 @@ from limits.strategies import MovingWindowRateLimiter as LocalMovingWindowRateLi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import auth, logs
+from gateway.access import OPERATOR
 from gateway.errors import RateLimited
 
 log = logging.getLogger("gateway.ratelimit")
@@ -128,9 +129,9 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         who = auth.principal(scope)
-        if who.key_id is not None:
-            identity = f"key:{who.key_id}"
-        elif who is auth.OPERATOR:
+        if who.owner_id is not None:
+            identity = f"key:{who.owner_id}"
+        elif who is OPERATOR:
             identity = "operator"
         else:
             identity = "addr:" + str(logs.fields(scope).get("client") or "unknown")

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from gateway import __version__, metrics, openapi
-from gateway.auth import principal
+from gateway.audit import RECORD_DELETE, AuditLog
+from gateway.auth import audit_event, principal
 from gateway.errors import Invalid, NotFound
 from gateway.inputs import HISTORY_FIELDS, SEARCH_FIELDS, parse_fields, parse_uuid
 from gateway.search import Search
@@ -81,8 +82,11 @@ async def get_history(request: Request) -> Response:
 async def delete_history(request: Request) -> Response:
     store: Store = request.state.store
     record_id = _record_id(request)
-    if not await store.delete(record_id, owner=principal(request.scope).owner):
-        raise NotFound(f"record {record_id} not found")
+    audit: AuditLog = request.state.audit
+    async with store.db.transaction():  # the record goes and its audit event lands, or neither
+        if not await store.delete(record_id, owner=principal(request.scope).owner):
+            raise NotFound(f"record {record_id} not found")
+        await audit.append(audit_event(request.scope, RECORD_DELETE, str(record_id)))
     return Response(status_code=204)
 
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway import logs
+from gateway.access import Permission
 from gateway.auth import principal
 from gateway.chat import replayable
 from gateway.errors import Invalid, NotFound
@@ -29,6 +30,7 @@ from gateway.store import Store, Turn
 async def stream_endpoint(request: Request) -> Response:
     settings: Settings = request.state.settings
     if request.method == "POST":
+        principal(request.scope).require(Permission.STREAM)
         body = await read_json(request, settings.max_body_bytes)
         if not isinstance(body, dict):
             raise Invalid("the body must be a JSON object")
@@ -40,7 +42,9 @@ async def stream_endpoint(request: Request) -> Response:
     else:
         last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
         if last_event_id:
+            principal(request.scope).require(Permission.READ)
             return await resume(request, last_event_id)
+        principal(request.scope).require(Permission.STREAM)
         params = stream_params(request.query_params, settings.max_prompt_chars, QUERY_EXTRAS)
     return await start_stream(request, params)
 

@@ -92,4 +92,21 @@ api_keys = sa.Table(
     sa.Column("rate_limit_window_seconds", sa.Integer, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False, server_default="user"),
+)
+
+# Who did what to keys and records, and which admin calls were refused. The gateway only inserts.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Uuid(as_uuid=True), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(300), nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("client", sa.String(100), nullable=True),
+    sa.Index("ix_audit_events_at_id", sa.desc("at"), sa.desc("id")),
 )

@@ -118,6 +118,7 @@ async def _clean(url: str) -> None:
     try:
         await database.execute("DELETE FROM records")
         await database.execute("DELETE FROM api_keys")
+        await database.execute("DELETE FROM audit_events")
     finally:
         await database.disconnect()
 
@@ -298,9 +299,9 @@ def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def stored_key(gateway: Gateway, name: str, rate_limit: tuple[int, int] | None = None) -> str:
+async def stored_key(gateway: Gateway, name: str, rate_limit: tuple[int, int] | None = None, role: str = "user") -> str:
     key = new_key()
-    await gateway.state["key_store"].create(name, hash_key(key), rate_limit)
+    await gateway.state["key_store"].create(name, hash_key(key), rate_limit, role)
     return key
 
 

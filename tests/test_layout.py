@@ -6,9 +6,9 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gateway"
-LEAVES = {"settings", "errors", "metrics", "formats", "llm", "openai_sse", "tables"}
-STORAGE = {"notify", "database", "groupcommit", "store", "search", "keys"}
-ROUTES = {"streaming", "v1", "routes", "relay", "resume", "streamed", "exchange"}
+LEAVES = {"settings", "errors", "access", "metrics", "formats", "llm", "openai_sse", "tables"}
+STORAGE = {"notify", "database", "groupcommit", "store", "search", "keys", "audit"}
+ROUTES = {"streaming", "v1", "routes", "admin", "relay", "resume", "streamed", "exchange"}
 
 
 def imports(module: str) -> set[str]:
