@@ -28,7 +28,7 @@ from gateway.access import Permission
 from gateway.auth import AuthMiddleware, audit_refusal, principal
 from gateway.config import Routing
 from gateway.database import DATABASE_ERRORS
-from gateway.errors import Forbidden, GatewayError, Unavailable, error_body
+from gateway.errors import GatewayError, Unavailable, error_body
 from gateway.lifespan import lifespan
 from gateway.ratelimit import RateLimitMiddleware
 from gateway.settings import ConfigError, Settings
@@ -71,10 +71,9 @@ class Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.permission is not None:
             who = principal(scope)
-            if not who.may(self.permission):
-                if self.permission is Permission.MANAGE:
-                    await audit_refusal(scope)
-                raise Forbidden(who.refusal(self.permission))
+            if self.permission is Permission.MANAGE and not who.may(self.permission):
+                await audit_refusal(scope)
+            who.require(self.permission)
         response = await self.handler(Request(scope, receive, send))
         await response(scope, receive, send)
 

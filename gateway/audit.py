@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from databases import Database
 
-from gateway.store import BadCursor, aware, decode_cursor, encode_cursor, iso, utcnow
+from gateway.store import BadCursor, decode_cursor, encode_cursor, iso, stamp, utcnow
 from gateway.tables import audit_events
 
 KEY_CREATE, KEY_REVOKE, RECORD_DELETE, ADMIN_DENIED = "key.create", "key.revoke", "record.delete", "admin.denied"
@@ -38,11 +38,9 @@ class Event:
 
 
 def _item(row: Any) -> dict[str, Any]:
-    at = aware(row["at"])
-    assert at is not None
     return {
         "id": str(row["id"]),
-        "at": iso(at),
+        "at": iso(row["at"]),
         "actor": row["actor"],
         "role": row["role"],
         "action": row["action"],
@@ -79,16 +77,16 @@ class AuditLog:
         query = sa.select(audit_events)
         if before is not None:
             at, event_id = decode_cursor(before)
-            if self.kind == "sqlite":  # it compares the stored text: naive UTC, as it stores it
-                at = at.replace(tzinfo=None)
-            query = query.where(sa.tuple_(audit_events.c.at, audit_events.c.id) < sa.tuple_(at, event_id))
+            query = query.where(
+                sa.tuple_(audit_events.c.at, audit_events.c.id) < sa.tuple_(stamp(self.kind, at), event_id)
+            )
         if action is not None:
             query = query.where(audit_events.c.action == action)
         query = query.order_by(audit_events.c.at.desc(), audit_events.c.id.desc()).limit(limit + 1)
         rows = await self.db.fetch_all(query)
         items = [_item(row) for row in rows[:limit]]
         last = rows[limit - 1] if len(rows) > limit else None
-        next_cursor = encode_cursor(aware(last["at"]) or utcnow(), last["id"]) if last is not None else None
+        next_cursor = encode_cursor(last["at"], last["id"]) if last is not None else None
         return {"items": items, "next": next_cursor}
 
 

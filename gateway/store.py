@@ -46,6 +46,12 @@ def iso(value: dt.datetime | None) -> str | None:
     return stamp.isoformat(timespec="microseconds").replace("+00:00", "Z") if stamp else None
 
 
+def stamp(kind: str, value: dt.datetime) -> dt.datetime:
+    """A time to compare with a stored one: SQLite compares the stored text, so it gets naive UTC,
+    as it stores it."""
+    return value.replace(tzinfo=None) if kind == "sqlite" else value
+
+
 def public(row: Any) -> dict[str, Any]:
     """A record as the API shows it."""
     out = {name: row[name] for name in RECORD_FIELDS}
@@ -148,8 +154,7 @@ class Store:
         self._finishes = GroupCommit(finish, self.writer.run, batching=batching, slots=WRITE_SLOTS)
 
     def stamp(self, value: dt.datetime) -> dt.datetime:
-        # SQLite compares the stored text: hand it naive UTC, as it stores it.
-        return value.replace(tzinfo=None) if self.kind == "sqlite" else value
+        return stamp(self.kind, value)
 
     async def ping(self) -> None:
         await self.db.fetch_val("SELECT 1")
