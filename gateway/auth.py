@@ -5,8 +5,10 @@ A presented key is hashed, looked up by hash, and compared in constant time. Loo
 for `KEY_CACHE_SECONDS`, so a revoked key stops working within that time on every instance.
 
 The middleware accepts `X-API-Key: k`, `Authorization: Bearer k`, and `?api_key=k` on
-`GET /stream` only (EventSource cannot send headers). With no `API_KEY` and no key ever created the
-gateway is open (revoking every key does not open it again). /health, /metrics and the page are always open.
+`GET /stream` only (EventSource cannot send headers). With `OIDC_ISSUER` set, a presented JWT
+(three dot-separated parts) is checked by gateway/tokens.py instead. With no `API_KEY`, no issuer
+and no key ever created the gateway is open (revoking every key does not open it again).
+/health, /metrics and the page are always open.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway import logs
 from gateway.access import ANYONE, OPERATOR, Principal
 from gateway.audit import ADMIN_DENIED, DENIED, DONE, AuditLog, Event
-from gateway.errors import Unauthorized, Unavailable
+from gateway.errors import GatewayError, Unauthorized, Unavailable
 from gateway.keys import StoredKey, hash_key
+from gateway.tokens import Tokens, looks_like_jwt
 
 KEY_CACHE_SECONDS = 5.0
 PRINCIPAL_KEY = "gateway.principal"
@@ -136,9 +139,20 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         keys: Keys = scope["state"]["keys"]
+        tokens: Tokens | None = scope["state"].get("tokens")
+        key = presented_key(scope)
+        if tokens is not None and key is not None and looks_like_jwt(key):
+            try:
+                caller = await tokens.identify(key)
+            except GatewayError as exc:  # a refused token (401) or an issuer that cannot be reached (503)
+                if scope["path"].startswith("/admin/") and exc.status == 401:
+                    await audit_refusal(scope)
+                await logs.send_error(scope, send, exc)
+                return
+            await self._admit(scope, receive, send, caller)
+            return
         try:
-            required = await keys.required()
-            key = presented_key(scope)
+            required = tokens is not None or await keys.required()
             found = await keys.identify(key) if required and key is not None else None
         except Exception as exc:  # the database cannot say which keys exist
             logging.getLogger("gateway.auth").warning("key lookup failed: %s", exc)
@@ -155,6 +169,9 @@ class AuthMiddleware:
         if found is None:
             await self._refuse(scope, send, "the API key is not valid")
             return
+        await self._admit(scope, receive, send, found)
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send, found: Principal) -> None:
         scope[PRINCIPAL_KEY] = found
         logs.fields(scope)["key"] = found.name
         await self.app(scope, receive, send)

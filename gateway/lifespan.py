@@ -1,7 +1,7 @@
 """The resources one process holds, made at start-up and released at shutdown (Starlette's lifespan).
 
 What the lifespan yields is every request's `request.state`: the settings, the store and search,
-the keys, the LLM, the live streams, the record listener and the rate limiter. A database that is
+the keys and the token issuer, the LLM, the live streams, the record listener and the rate limiter. A database that is
 down at start-up does not stop the process (a platform would restart it in a loop, with pauses
 that grow): the gateway serves 503 for what needs the database, and connects when it can.
 """
@@ -36,6 +36,7 @@ from gateway.router import Router
 from gateway.search import Search
 from gateway.settings import Settings, mask_url
 from gateway.store import Store
+from gateway.tokens import Tokens
 from gateway.upstream import OpenAI
 
 log = logging.getLogger("gateway")
@@ -136,6 +137,11 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
             limiter.description if settings.rate_limit_enabled else "off",
             swept,
         )
+        tokens = (
+            Tokens(settings.oidc_issuer, settings.jwt_audience, settings.jwt_jwks_url, settings.jwt_role_claim)
+            if settings.jwt_enabled
+            else None
+        )
         chores = asyncio.ensure_future(housekeeping(store, streams, settings))
         try:
             yield {
@@ -145,6 +151,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
                 "key_store": key_store,
                 "audit": AuditLog(database, settings.database_kind),
                 "keys": keys,
+                "tokens": tokens,
                 "llm": llm,
                 "streams": streams,
                 "listener": listener,
@@ -158,6 +165,8 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
             with contextlib.suppress(Exception):
                 await store.sweep(dt.timedelta(0), instance_id=streams.instance_id)
             await llm.aclose()
+            if tokens is not None:
+                await tokens.aclose()
             await listener.close()
             await store.close()
             await database.disconnect()

@@ -93,6 +93,12 @@ def _http_url(text: str) -> str:
     return url
 
 
+def _issuer(text: str) -> str:
+    """An issuer URL exactly as its tokens' iss spells it (Auth0's ends in a slash)."""
+    _http_url(text)
+    return text.strip()
+
+
 def _transport(text: str) -> str:
     if text not in ("aiohttp", "httpx"):
         raise ValueError("expected aiohttp or httpx")
@@ -154,6 +160,14 @@ class Settings:
     gateway_config: str = ""  # a YAML file of upstreams (config.py)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    oidc_issuer: str = ""  # the issuer a JWT's iss names; its keys found by discovery
+    jwt_jwks_url: str = ""  # the issuer's keys, when it has no discovery document
+    jwt_audience: str = ""
+    jwt_role_claim: str = "role"
+
+    @property
+    def jwt_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def database_kind(self) -> str:
@@ -207,6 +221,14 @@ class Settings:
         take("GATEWAY_CONFIG", str)
         take("CORS_ORIGINS", _csv)
         take("TRUSTED_PROXIES", _proxies)
+        take("OIDC_ISSUER", _issuer)
+        take("JWT_JWKS_URL", _http_url)
+        take("JWT_AUDIENCE", str)
+        take("JWT_ROLE_CLAIM", str)
+        if values.get("jwt_jwks_url") and not values.get("oidc_issuer"):
+            raise ConfigError("JWT_JWKS_URL needs OIDC_ISSUER: the issuer a token's iss must name")
+        if values.get("oidc_issuer") and not values.get("jwt_audience"):
+            raise ConfigError("OIDC_ISSUER needs JWT_AUDIENCE: the audience a token's aud must name")
         redis_url = values.get("redis_url")
         if isinstance(redis_url, str) and not redis_url.startswith(("redis://", "rediss://")):
             raise ConfigError(f"REDIS_URL={redis_url!r} is invalid: expected redis:// or rediss://")

@@ -141,3 +141,44 @@ class CuttingProxy:
     async def stop(self) -> None:
         self.cut()
         self.server.close()
+
+
+class ThreadedHTTP:
+    """A small HTTP server on its own thread (a token issuer, a trace receiver): `handle(method,
+    path, body)` answers (status, content type, body)."""
+
+    def __init__(self, handle: Any) -> None:
+        import http.server
+        import threading
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                outer.requests.append((self.command, self.path, dict(self.headers.items()), body))
+                status, content_type, answer = handle(self.command, self.path, body)
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ThreadedHTTP:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
