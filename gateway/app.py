@@ -31,6 +31,7 @@ from gateway.database import DATABASE_ERRORS
 from gateway.errors import GatewayError, Unavailable, error_body
 from gateway.lifespan import lifespan
 from gateway.ratelimit import RateLimitMiddleware
+from gateway.request_spans import TracingMiddleware
 from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger("gateway")
@@ -109,9 +110,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: request ids and the access line see everything, CORS headers reach
-    401 and 429 answers too, and the rate limit knows who the key belongs to."""
-    stack = [Middleware(logs.RequestContext, trusted_proxies=settings.trusted_proxies)]
+    """Outermost first: the server span (with tracing on) holds everything, the access line
+    included; request ids and the access line see everything, CORS headers reach 401 and 429
+    answers too, and the rate limit knows who the key belongs to."""
+    stack = [Middleware(TracingMiddleware)] if settings.tracing else []  # with tracing off, not a layer at all
+    stack.append(Middleware(logs.RequestContext, trusted_proxies=settings.trusted_proxies))
     if settings.cors_origins:
         stack.append(
             Middleware(

@@ -18,7 +18,7 @@ from typing import Any
 from databases import Database
 from starlette.applications import Starlette
 
-from gateway import __version__, metrics
+from gateway import __version__, metrics, tracing
 from gateway.aiohttp_transport import make_transport
 from gateway.audit import AuditLog
 from gateway.auth import Keys
@@ -109,6 +109,8 @@ async def housekeeping(store: Store, streams: Streams, settings: Settings) -> No
 def lifespan(settings: Settings, routing: Routing) -> Any:
     @contextlib.asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if settings.tracing:
+            tracing.start(settings.otel)
         database = make_database(settings)
         store = Store(database, settings.database_kind)
         key_store = KeyStore(database)
@@ -129,12 +131,13 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
         swept = await once_connected(store, keys, settings) if connecting is None else 0
         upstreams = ", ".join(f"{d.name} ({d.provider}/{d.model} for {d.alias})" for d in routing.deployments)
         log.info(
-            "gateway %s starting: llm=%s (%s) database=%s limiter=%s; %d abandoned streams marked interrupted",
+            "gateway %s starting: llm=%s (%s) database=%s limiter=%s tracing=%s; %d abandoned streams marked interrupted",  # noqa: E501
             __version__,
             routing.llm_name,
             upstreams,
             mask_url(settings.database_url) + ("" if connecting is None else " (unreachable, retrying)"),
             limiter.description if settings.rate_limit_enabled else "off",
+            "otlp" if settings.tracing else "off",
             swept,
         )
         tokens = (
@@ -170,5 +173,6 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
             await listener.close()
             await store.close()
             await database.disconnect()
+            await asyncio.to_thread(tracing.stop)  # the last spans exported, off the event loop
 
     return run

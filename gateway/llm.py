@@ -58,6 +58,7 @@ class Chunk:
     usage: Usage | None = None
     tool_calls: tuple[Any, ...] = ()  # items as the upstream sent them: Answer.add_calls checks them
     raw: bytes = b""
+    model: str | None = None  # the upstream's name for the model, read from its usage event
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pythonjsonlogger.orjson import OrjsonFormatter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import metrics
+from gateway import metrics, tracing
 from gateway.errors import GatewayError, Unavailable, error_body
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -40,6 +40,10 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
+        if tracing.tracer is not None:
+            current = tracing.ids()
+            if current is not None:
+                record.trace_id, record.span_id = current
         record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
         return True
 

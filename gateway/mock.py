@@ -243,7 +243,7 @@ class MockLLM:
         yield Chunk(finish_reason=finish, raw=event({}, finish))
         usage = self._usage(completion, tokens)
         raw = event(None, usage=usage) if completion.include_usage else b""
-        yield Chunk(usage=Usage(usage["prompt_tokens"], tokens), raw=raw)
+        yield Chunk(usage=Usage(usage["prompt_tokens"], tokens), raw=raw, model=completion.model)
 
     async def aclose(self) -> None:
         return None

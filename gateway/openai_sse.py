@@ -59,7 +59,9 @@ def parse_line(line: bytes, raw: bool = False, usage_wanted: bool = True) -> Chu
     relayed = line + b"\n\n" if raw and (usage_wanted or usage is None or choices) else b""
     if not text and finish is None and usage is None and not tool_calls and not relayed:
         return None
-    return Chunk(text, finish if isinstance(finish, str) else None, usage, tool_calls, relayed)
+    model = event.get("model") if usage is not None else None  # once a stream, not every chunk
+    finish = finish if isinstance(finish, str) else None
+    return Chunk(text, finish, usage, tool_calls, relayed, model if isinstance(model, str) else None)
 
 
 def merge(
@@ -90,6 +92,7 @@ def merge(
     texts: list[str] = []
     finish: str | None = None
     usage: Usage | None = None
+    model: str | None = None
     calls: list[dict[str, Any]] = []
     for chunk in events:
         if chunk.text:
@@ -98,5 +101,6 @@ def merge(
             calls.extend(chunk.tool_calls)
         finish = chunk.finish_reason or finish
         usage = chunk.usage or usage
+        model = chunk.model or model
     relayed = b"".join(chunk.raw for chunk in events) if raw else b""
-    return Chunk("".join(texts), finish, usage, tuple(calls), relayed), done, failure
+    return Chunk("".join(texts), finish, usage, tuple(calls), relayed, model), done, failure

@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from gateway import metrics
+from gateway import metrics, tracing
 from gateway.candidates import Table, Upstream
 from gateway.config import Deployment, Routing
 from gateway.cooldown import CooldownShare, Health
@@ -35,20 +35,25 @@ T = TypeVar("T")
 
 
 class RoutedStream:
-    """An upstream's stream, and which upstream it is: its request ends when the stream closes."""
+    """An upstream's stream, and which upstream it is: its request ends when the stream closes
+    (and its attempt's span, when tracing is on)."""
 
-    def __init__(self, inner: ChunkStream, route: Route, health: Health) -> None:
+    def __init__(self, inner: ChunkStream, route: Route, health: Health, attempt: tracing.Attempt | None) -> None:
         self.inner = inner
         self.route = route
         self.health: Health | None = health
+        self.attempt = attempt
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
-        return self.inner.__aiter__()
+        chunks = self.inner.__aiter__()
+        return chunks if self.attempt is None else tracing.Traced(chunks, self.attempt)
 
     async def aclose(self) -> None:
         if self.health is not None:
             self.health.done()
             self.health = None
+        if self.attempt is not None:
+            self.attempt.end()
         await self.inner.aclose()
 
 
@@ -91,7 +96,9 @@ class Router:
         if self.transport is not None:
             await self.transport.aclose()
 
-    async def _call(self, requested: str, call: Callable[[Upstream, str], Awaitable[T]]) -> tuple[T, Route]:
+    async def _call(
+        self, requested: str, call: Callable[[Upstream, str], Awaitable[T]], operation: str = "chat"
+    ) -> tuple[T, Route, tracing.Attempt | None]:
         candidates = self.table.candidates(requested)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deadline
@@ -111,7 +118,7 @@ class Router:
                 candidates = self.table.candidates(requested)
             for upstream, model in candidates:
                 attempts += 1
-                result = await self._attempt(upstream, model, call, deadline, attempts)
+                result = await self._attempt(upstream, model, call, deadline, attempts, operation)
                 if isinstance(result, Retryable):
                     last = result
                     continue
@@ -123,9 +130,15 @@ class Router:
         raise last.final
 
     async def _attempt(
-        self, upstream: Upstream, model: str, call: Callable[[Upstream, str], Awaitable[T]], deadline: float, n: int
-    ) -> tuple[T, Route] | Retryable:
-        """One attempt: the result and its route, or the Retryable it failed with."""
+        self,
+        upstream: Upstream,
+        model: str,
+        call: Callable[[Upstream, str], Awaitable[T]],
+        deadline: float,
+        n: int,
+        operation: str,
+    ) -> tuple[T, Route, tracing.Attempt | None] | Retryable:
+        """One attempt: the result, its route and its span, or the Retryable it failed with."""
         loop = asyncio.get_running_loop()
         name = upstream.deployment.name
         health = upstream.health
@@ -135,9 +148,12 @@ class Router:
             raise UpstreamTimeout(f"the upstream did not answer within {self.deadline:g} s")
         limit = min(remaining, upstream.deployment.timeout or remaining)
         sent_cooling = health.sending(time.time())
+        span = None
+        if tracing.tracer is not None:
+            span = tracing.Attempt(operation, upstream.deployment.provider, name, model, n)
         try:
             async with asyncio.timeout(limit):
-                result = await call(upstream, model)
+                result = await (call(upstream, model) if span is None else _traced(span, call(upstream, model)))
         except TimeoutError:
             health.done()
             failure = self._failed(upstream, Retryable(UpstreamTimeout(f"{name} did not answer within {limit:g} s")))
@@ -158,7 +174,7 @@ class Router:
             raise
         self._succeeded(upstream, sent_cooling)  # still in flight: the caller ends it (a stream, when it closes)
         metrics.labelled(metrics.UPSTREAM_ATTEMPTS, name, "ok").inc()
-        return result, Route(name, model, n)
+        return result, Route(name, model, n), span
 
     def _succeeded(self, upstream: Upstream, sent_cooling: bool) -> None:
         if upstream.health.succeeded(sent_cooling) and self.share is not None:
@@ -180,23 +196,27 @@ class Router:
         async def call(upstream: Upstream, model: str) -> ChunkStream:
             return await upstream.llm.open(_asking(completion, model))
 
-        stream, route = await self._call(completion.model, call)
-        return RoutedStream(stream, route, self._health(route))  # in flight until it closes
+        stream, route, span = await self._call(completion.model, call)
+        return RoutedStream(stream, route, self._health(route), span)  # in flight until it closes
 
     async def complete(self, completion: Completion) -> Completed:
         async def call(upstream: Upstream, model: str) -> Completed:
             return await upstream.llm.complete(_asking(completion, model))
 
-        completed, route = await self._call(completion.model, call)
+        completed, route, span = await self._call(completion.model, call)
         self._health(route).done()
+        if span is not None:
+            span.answered(completed.body)
         return dataclasses.replace(completed, route=route)
 
     async def embeddings(self, body: dict[str, Any], request_id: str) -> Completed:
         async def call(upstream: Upstream, model: str) -> Completed:
             return await upstream.llm.embeddings({**body, "model": model}, request_id)
 
-        completed, route = await self._call(str(body.get("model")), call)
+        completed, route, span = await self._call(str(body.get("model")), call, "embeddings")
         self._health(route).done()
+        if span is not None:
+            span.answered(completed.body)
         return dataclasses.replace(completed, route=route)
 
     def _health(self, route: Route) -> Health:
@@ -220,6 +240,21 @@ class Router:
 
     def describe(self) -> list[dict[str, Any]]:
         return [upstream.describe() for upstream in self.upstreams]
+
+
+async def _traced(span: tracing.Attempt, attempt: Awaitable[T]) -> T:
+    """The attempt, made with its span current (so the upstream is sent its traceparent); a failed
+    one ends the span."""
+    try:
+        with span.current():
+            return await attempt
+    except BaseException as exc:
+        failure = exc.final if isinstance(exc, Retryable) else exc
+        span.end(
+            getattr(failure, "type", None)
+            or ("cancelled" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__)
+        )
+        raise
 
 
 def _asking(completion: Completion, model: str) -> Completion:

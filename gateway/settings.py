@@ -164,6 +164,18 @@ class Settings:
     jwt_jwks_url: str = ""  # the issuer's keys, when it has no discovery document
     jwt_audience: str = ""
     jwt_role_claim: str = "role"
+    # Every OTEL_* variable, for the OpenTelemetry SDK, which reads them itself (tracing.py).
+    otel: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def tracing(self) -> bool:
+        """On with an OTLP endpoint, unless OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none says no."""
+        env = dict(self.otel)
+        if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            return False
+        if env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
+            return False
+        return any(name in env for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"))
 
     @property
     def jwt_enabled(self) -> bool:
@@ -229,6 +241,7 @@ class Settings:
             raise ConfigError("JWT_JWKS_URL needs OIDC_ISSUER: the issuer a token's iss must name")
         if values.get("oidc_issuer") and not values.get("jwt_audience"):
             raise ConfigError("OIDC_ISSUER needs JWT_AUDIENCE: the audience a token's aud must name")
+        values["otel"] = tuple(sorted((k, v) for k, v in env.items() if k.startswith("OTEL_") and v.strip()))
         redis_url = values.get("redis_url")
         if isinstance(redis_url, str) and not redis_url.startswith(("redis://", "rediss://")):
             raise ConfigError(f"REDIS_URL={redis_url!r} is invalid: expected redis:// or rediss://")

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from databases import Database
 
+from gateway import tracing
 from gateway.database import make_writer
 from gateway.groupcommit import GroupCommit
 from gateway.tables import END_COLUMNS, RECORD_FIELDS, START_COLUMNS, records
@@ -150,8 +151,8 @@ class Store:
             f"WHERE id = {marks[2]} AND status = 'streaming'"
         )
         batching = self.writer.batching
-        self._inserts = GroupCommit(insert, self.writer.run, batching=batching, slots=WRITE_SLOTS)
-        self._finishes = GroupCommit(finish, self.writer.run, batching=batching, slots=WRITE_SLOTS)
+        self._inserts = GroupCommit(insert, self.writer.run, batching, WRITE_SLOTS, ("INSERT", "records", kind))
+        self._finishes = GroupCommit(finish, self.writer.run, batching, WRITE_SLOTS, ("UPDATE", "records", kind))
 
     def stamp(self, value: dt.datetime) -> dt.datetime:
         return stamp(self.kind, value)
@@ -161,6 +162,8 @@ class Store:
 
     def create(self, **values: Any) -> asyncio.Future[None]:
         """Insert a record: the stream's first write, started at once; await the future it returns."""
+        if tracing.tracer is not None:
+            values.setdefault("trace_id", tracing.trace_id())
         return self._inserts.submit([values.get(name, START_DEFAULTS.get(name)) for name in START_COLUMNS])
 
     async def finish(self, record_id: uuid.UUID, ending: Ending) -> None:

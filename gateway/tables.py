@@ -62,6 +62,8 @@ records = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=True, info=uses(API, END)),
     # The tool calls' names and arguments as text: what search reads of them.
     sa.Column("tool_text", sa.Text, nullable=True, info=uses(END)),
+    # The OpenTelemetry trace the record was made in (32 hex digits), when tracing is on.
+    sa.Column("trace_id", sa.String(32), nullable=True, info=uses(API, START)),
     sa.CheckConstraint(
         "status IN (" + ", ".join(f"'{status}'" for status in STATUSES) + ")",
         name="ck_records_status",

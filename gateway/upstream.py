@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import orjson
 
-from gateway import __version__
+from gateway import __version__, tracing
 from gateway.aiohttp_transport import Read, body_reader, failure_kind, make_transport, reading_errors
 from gateway.config import Deployment
 from gateway.errors import GatewayError, UpstreamError
@@ -157,6 +157,8 @@ class OpenAI:
         headers = [*self.headers, (b"accept", accept), (b"content-length", str(len(body)).encode())]
         if request_id:
             headers.append((b"x-request-id", request_id.encode()))
+        if tracing.tracer is not None:
+            tracing.inject(headers)
         return await self._attempt(method, url, body, headers)
 
     async def _attempt(
