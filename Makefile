@@ -37,7 +37,7 @@ bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-smoke: install
-	$(BIN)/python -m bench.run --smoke --targets bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx,pg-text-routed
+	$(BIN)/python -m bench.run --smoke --targets bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx,pg-text-routed,pg-text-traced
 	$(BIN)/python -m bench.search --records 20000
 	$(BIN)/python -m bench.profile short --mode turns --requests 50
 	$(BIN)/python -m bench.failover --requests 20 --rounds 1

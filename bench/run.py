@@ -11,9 +11,11 @@ read from /proc (all threads), so it includes persistence, logging and middlewar
     python -m bench.run --rounds 5 --targets pg-text,pg-sse
     python -m bench.run --targets pg-text,pg-text-httpx     # the aiohttp transport against httpcore
     python -m bench.run --targets pg-text,pg-text-routed    # one upstream against three configured
+    python -m bench.run --targets pg-text,pg-text-traced    # tracing off against on (OTLP to a sink)
 
-A target is DATABASE-FORMAT[-httpx|-routed]: DATABASE pg or sqlite, FORMAT text, openai, sse or v1
-(/v1/chat/completions with stream: true); or `bare`, the least a relay can do (bench/bare_relay.py:
+A target is DATABASE-FORMAT[-httpx|-routed|-traced]: DATABASE pg or sqlite, FORMAT text, openai, sse or v1
+(/v1/chat/completions with stream: true), `-traced` with OpenTelemetry on, exporting to
+bench/otlp_sink.py; or `bare`, the least a relay can do (bench/bare_relay.py:
 pure ASGI over aiohttp, bytes passed through, nothing parsed, stored or logged), the floor for
 any gateway on uvicorn; or `fastapi`, the reference (bench/fastapi_relay.py: the FastAPI relay over
 aiohttp a team would write instead, text out, nothing stored or logged).
@@ -314,6 +316,10 @@ def main() -> int:
         # DATABASE-FORMAT-routed for three upstreams configured (GATEWAY_CONFIG), all this one.
         gateways: dict[tuple[str, str], Server] = {}
         routed = upstreams_file(workdir / "three-upstreams.yaml", common["OPENAI_BASE_URL"], 3)
+        sink = None
+        if any(name.endswith("-traced") for name in wanted):  # where the traced gateways export
+            sink = Server("otlp-sink", "bench.otlp_sink:app", 1, {}, workdir / "otlp-sink.log")
+            servers.append(sink)
         for name in wanted:
             if name in ("bare", "fastapi"):
                 continue
@@ -323,6 +329,9 @@ def main() -> int:
                 env = {**common, "DATABASE_URL": databases[kind]}
                 if transport == "routed":
                     env["GATEWAY_CONFIG"] = str(routed)
+                elif transport == "traced" and sink is not None:
+                    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink.port}"
+                    env["OTEL_SERVICE_NAME"] = "llm-gateway-bench"
                 else:
                     env["UPSTREAM_TRANSPORT"] = transport
                 log = workdir / f"{kind}-{transport}.log"
@@ -348,14 +357,17 @@ def main() -> int:
                         file=sys.stderr,
                     )
         failures = report(workloads, targets, results)
-        for server in servers:
+        if sink is not None:
+            seen = httpx.get(f"http://127.0.0.1:{sink.port}/_seen").json()
+            print(f"\notlp sink: {seen['exports']} exports, {seen['bytes'] / 1e6:.1f} MB of spans")
+        for server in reversed(servers):  # the gateways before what they call (the upstream, the sink)
             server.stop()  # so that what they log on the way out is read too
         findings, errors = log_findings(workdir)
         print(findings)
         print(f"\nlogs: {workdir}")
         return 1 if failures or (args.smoke and errors) else 0
     finally:
-        for server in servers:
+        for server in reversed(servers):
             server.stop()
         if "pg" in locals().get("databases", {}):
             asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))

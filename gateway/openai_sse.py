@@ -59,8 +59,10 @@ def parse_line(line: bytes, raw: bool = False, usage_wanted: bool = True) -> Chu
     relayed = line + b"\n\n" if raw and (usage_wanted or usage is None or choices) else b""
     if not text and finish is None and usage is None and not tool_calls and not relayed:
         return None
-    model = event.get("model") if usage is not None else None  # once a stream, not every chunk
     finish = finish if isinstance(finish, str) else None
+    if usage is None:
+        return Chunk(text, finish, None, tool_calls, relayed)
+    model = event.get("model")  # read with the usage, once a stream: what tracing says answered
     return Chunk(text, finish, usage, tool_calls, relayed, model if isinstance(model, str) else None)
 
 

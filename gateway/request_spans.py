@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import logs, tracing
 
@@ -34,17 +34,8 @@ class TracingMiddleware:
             attributes={"http.request.method": method, "url.path": scope["path"], "url.scheme": scope["scheme"]},
         )
         token = context.attach(trace.set_span_in_context(span, parent))
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                span.set_attribute("http.response.status_code", status)
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, send)  # not wrapped: the access line's fields say the status
         except BaseException as exc:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
@@ -54,9 +45,11 @@ class TracingMiddleware:
             if template:
                 span.update_name(f"{method} {template}")
                 span.set_attribute("http.route", template)
+            found = logs.fields(scope)
+            status = found.get("status") or 0
+            span.set_attribute("http.response.status_code", status)
             if status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
-            found = logs.fields(scope)
             for attribute, name in (("gateway.request_id", "request_id"), ("client.address", "client")):
                 if found.get(name):
                     span.set_attribute(attribute, str(found[name]))

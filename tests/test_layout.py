@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gateway"
-LEAVES = {"settings", "errors", "access", "metrics", "formats", "llm", "openai_sse", "tables"}
+LEAVES = {"settings", "errors", "access", "metrics", "formats", "llm", "openai_sse", "tables", "tracing"}
 STORAGE = {"notify", "database", "groupcommit", "store", "search", "keys", "audit"}
 ROUTES = {"streaming", "v1", "routes", "admin", "relay", "resume", "streamed", "exchange"}
 
