@@ -130,6 +130,10 @@ async def audit_refusal(scope: Scope) -> None:
         logging.getLogger("gateway.auth").warning("audit write failed: %s", exc)
 
 
+def refused(message: str) -> Unauthorized:
+    return Unauthorized(message, {"WWW-Authenticate": 'Bearer realm="gateway"'})
+
+
 class AuthMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -145,9 +149,7 @@ class AuthMiddleware:
             try:
                 caller = await tokens.identify(key)
             except GatewayError as exc:  # a refused token (401) or an issuer that cannot be reached (503)
-                if scope["path"].startswith("/admin/") and exc.status == 401:
-                    await audit_refusal(scope)
-                await logs.send_error(scope, send, exc)
+                await self._refuse(scope, send, exc)
                 return
             await self._admit(scope, receive, send, caller)
             return
@@ -164,10 +166,10 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         if key is None:
-            await self._refuse(scope, send, "an API key is required: send X-API-Key or Authorization: Bearer")
+            await self._refuse(scope, send, refused("an API key is required: send X-API-Key or Authorization: Bearer"))
             return
         if found is None:
-            await self._refuse(scope, send, "the API key is not valid")
+            await self._refuse(scope, send, refused("the API key is not valid"))
             return
         await self._admit(scope, receive, send, found)
 
@@ -176,7 +178,8 @@ class AuthMiddleware:
         logs.fields(scope)["key"] = found.name
         await self.app(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, send: Send, message: str) -> None:
-        if scope["path"].startswith("/admin/"):
+    async def _refuse(self, scope: Scope, send: Send, error: GatewayError) -> None:
+        """A refusal; a 401 on the admin API is audited (a 503 says nothing of the caller)."""
+        if error.status == 401 and scope["path"].startswith("/admin/"):
             await audit_refusal(scope)
-        await logs.send_error(scope, send, Unauthorized(message, {"WWW-Authenticate": 'Bearer realm="gateway"'}))
+        await logs.send_error(scope, send, error)

@@ -76,17 +76,16 @@ def stop() -> None:
         provider.shutdown()
 
 
-def ids() -> tuple[str, str] | None:
-    """The current span's trace and span ids, as hex, or None outside a recorded span."""
-    found = trace.get_current_span().get_span_context()
-    if not found.is_valid:
-        return None
-    return format(found.trace_id, "032x"), format(found.span_id, "016x")
-
-
 def span_context() -> trace.SpanContext | None:
+    """The current span's context, or None outside a recorded span."""
     found = trace.get_current_span().get_span_context()
     return found if found.is_valid else None
+
+
+def ids() -> tuple[str, str] | None:
+    """The current span's trace and span ids, as hex."""
+    found = span_context()
+    return None if found is None else (format(found.trace_id, "032x"), format(found.span_id, "016x"))
 
 
 def write_span(operation: str, table: str, system: str, rows: int, links: list[trace.SpanContext] | None) -> Any:
@@ -107,8 +106,8 @@ def write_span(operation: str, table: str, system: str, rows: int, links: list[t
 
 
 def trace_id() -> str | None:
-    current = ids() if tracer is not None else None
-    return current[0] if current is not None else None
+    current = ids()
+    return None if current is None else current[0]
 
 
 def inject(headers: list[tuple[bytes, bytes]]) -> None:
@@ -144,23 +143,18 @@ class Attempt:
     def current(self) -> Any:
         return trace.use_span(self.span, end_on_exit=False)
 
-    def failed(self, error_type: str, message: str) -> None:
-        self.span.set_attribute("error.type", error_type)
-        self.span.set_status(Status(StatusCode.ERROR, message))
-        self.span.end()
-
-    def chunk(self, text: str, tool_calls: bool, finish: str | None, usage: Any, model: str | None) -> None:
+    def chunk(self, chunk: Chunk) -> None:
         """What a streamed chunk says: its first one is the first token's event."""
-        if self.first is None and (text or tool_calls):
+        if self.first is None and (chunk.text or chunk.tool_calls):
             self.first = time.perf_counter()
             ttft = self.first - self.started
             self.span.add_event("gen_ai.first_token", {"gen_ai.response.time_to_first_token": ttft})
-        if finish and finish not in self.finish_reasons:
-            self.finish_reasons.append(finish)
-        if usage is not None:
-            self.usage(usage.prompt_tokens, usage.completion_tokens)
-        if model:
-            self.span.set_attribute("gen_ai.response.model", model)
+        if chunk.finish_reason and chunk.finish_reason not in self.finish_reasons:
+            self.finish_reasons.append(chunk.finish_reason)
+        if chunk.usage is not None:
+            self.usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        if chunk.model:
+            self.span.set_attribute("gen_ai.response.model", chunk.model)
 
     def usage(self, input_tokens: int, output_tokens: int | None) -> None:
         self.span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
@@ -181,6 +175,9 @@ class Attempt:
         self.end()
 
     def end(self, error: str | None = None) -> None:
+        """The span's end, once: a stream that failed is ended again when it is closed."""
+        if not self.span.is_recording():
+            return
         if self.finish_reasons:
             self.span.set_attribute("gen_ai.response.finish_reasons", self.finish_reasons)
         if error is not None:
@@ -205,5 +202,5 @@ class Traced:
         except StreamFailed as failure:
             self.attempt.end(failure.type)
             raise
-        self.attempt.chunk(chunk.text, bool(chunk.tool_calls), chunk.finish_reason, chunk.usage, chunk.model)
+        self.attempt.chunk(chunk)
         return chunk
