@@ -124,8 +124,8 @@ async def test_a_token_from_the_issuer_is_a_caller_with_its_own_history(jwt_gate
 @pytest.mark.parametrize(
     ("changes", "phrase"),
     [
-        ({"exp": int(time.time()) - 600}, "the token has expired"),
-        ({"nbf": int(time.time()) + 600}, "the token is not valid yet"),
+        ({"exp": -600}, "the token has expired"),  # seconds from now, when the test runs
+        ({"nbf": 600}, "the token is not valid yet"),
         ({"aud": "another-service"}, "the token is not for this audience"),
         ({"iss": "https://elsewhere.example"}, "the token is from another issuer"),
         ({"exp": None}, "the token has no 'exp' claim"),
@@ -136,7 +136,11 @@ async def test_a_token_from_the_issuer_is_a_caller_with_its_own_history(jwt_gate
 async def test_a_bad_token_is_a_401_that_says_why(
     jwt_gateway: Gateway, issuer: Issuer, changes: dict[str, Any], phrase: str
 ) -> None:
-    response = await jwt_gateway.get("/history", headers=bearer(issuer.token(**changes)))
+    now = int(time.time())  # not at collection: the suite may run longer than the offsets
+    claims = {
+        name: now + value if name in ("exp", "nbf") and value is not None else value for name, value in changes.items()
+    }
+    response = await jwt_gateway.get("/history", headers=bearer(issuer.token(**claims)))
     assert_error(response, 401, phrase)
     assert "invalid_token" in response.headers["www-authenticate"]
 
