@@ -31,7 +31,7 @@ from gateway.keys import (
     new_key,
     parse_rate_limit,
 )
-from gateway.store import iso
+from gateway.stamps import iso
 
 MAX_BODY = 4096
 MAX_AUDIT_PAGE = 200

@@ -27,7 +27,7 @@ class _Call:
         return {"id": self.id, "type": self.type, "function": {"name": self.name, "arguments": "".join(self.arguments)}}
 
 
-def _order(index: Any) -> tuple[int, str]:
+def call_order(index: Any) -> tuple[int, str]:
     return (index, "") if isinstance(index, int) else (1 << 30, str(index))
 
 
@@ -102,7 +102,7 @@ class Answer:
 
     def tool_calls(self) -> list[dict[str, Any]]:
         """The calls as OpenAI gives them whole, in index order."""
-        return [self.calls[index].whole() for index in sorted(self.calls, key=_order)]
+        return [self.calls[index].whole() for index in sorted(self.calls, key=call_order)]
 
     @property
     def ttft(self) -> float | None:

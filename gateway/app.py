@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from gateway import admin, config, logs, routes, streaming, v1
+from gateway import admin, config, logs, responses, routes, streaming, v1
 from gateway.access import Permission
 from gateway.auth import AuthMiddleware, audit_refusal, principal
 from gateway.config import Routing
@@ -143,6 +143,9 @@ READ, STREAM, DELETE, MANAGE = Permission.READ, Permission.STREAM, Permission.DE
 ROUTES = [  # tried in order: the streaming routes first. /stream checks its own: resuming is reading
     Route("/stream", Endpoint(streaming.stream_endpoint), methods=["GET", "POST"]),
     Route("/v1/chat/completions", Endpoint(v1.chat_completions, STREAM), methods=["POST"]),
+    Route("/v1/responses", Endpoint(responses.create_response, STREAM), methods=["POST"]),
+    Route("/v1/responses/{response_id}", Endpoint(responses.get_response, READ), methods=["GET"]),
+    Route("/v1/responses/{response_id}", Endpoint(responses.delete_response, DELETE), methods=["DELETE"]),
     Route("/health", Endpoint(routes.health), methods=["GET"]),
     Route("/history", Endpoint(routes.list_history, READ), methods=["GET"]),
     Route("/history/{record_id}", Endpoint(routes.get_history, READ), methods=["GET"]),

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from databases import Database
 
-from gateway.store import BadCursor, decode_cursor, encode_cursor, iso, stamp, utcnow
+from gateway.stamps import BadCursor, decode_cursor, encode_cursor, iso, stamp, utcnow
 from gateway.tables import audit_events
 
 KEY_CREATE, KEY_REVOKE, RECORD_DELETE, ADMIN_DENIED = "key.create", "key.revoke", "record.delete", "admin.denied"

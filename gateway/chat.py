@@ -43,35 +43,35 @@ def check_strings(value: Any, where: str) -> None:
             check_strings(item, f"{where}[{index}]")
 
 
-def _object(value: Any, where: str) -> dict[str, Any]:
+def an_object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(f"{where} must be an object")
     return value
 
 
-def _string(value: Any, where: str) -> str:
+def a_string(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise Invalid(f"{where} must be a string")
     return value
 
 
 def _part(part: Any, where: str) -> None:
-    part = _object(part, where)
+    part = an_object(part, where)
     kind = part.get("type")
     if not isinstance(kind, str) or not kind:
         raise Invalid(f"{where}.type must be a string")
     if part.get(kind) is None:  # OpenAI's convention, so that new kinds of part pass too
         raise Invalid(f"{where}: a part of type {kind!r} must carry {kind!r}")
     if kind in ("text", "refusal"):
-        _string(part[kind], f"{where}.{kind}")
+        a_string(part[kind], f"{where}.{kind}")
     elif kind == "image_url":
-        _string(_object(part["image_url"], f"{where}.image_url").get("url"), f"{where}.image_url.url")
+        a_string(an_object(part["image_url"], f"{where}.image_url").get("url"), f"{where}.image_url.url")
     elif kind == "input_audio":
-        audio = _object(part["input_audio"], f"{where}.input_audio")
-        _string(audio.get("data"), f"{where}.input_audio.data")
-        _string(audio.get("format"), f"{where}.input_audio.format")
+        audio = an_object(part["input_audio"], f"{where}.input_audio")
+        a_string(audio.get("data"), f"{where}.input_audio.data")
+        a_string(audio.get("format"), f"{where}.input_audio.format")
     elif kind == "file":
-        file = _object(part["file"], f"{where}.file")
+        file = an_object(part["file"], f"{where}.file")
         if not any(isinstance(file.get(name), str) for name in ("file_data", "file_id", "filename")):
             raise Invalid(f"{where}.file must carry file_data, file_id or filename")
 
@@ -94,12 +94,12 @@ def _tool_calls(calls: Any, where: str) -> None:
         raise Invalid(f"{where} must be a list")
     for index, call in enumerate(calls):
         at = f"{where}[{index}]"
-        call = _object(call, at)
-        _string(call.get("id"), f"{at}.id")
+        call = an_object(call, at)
+        a_string(call.get("id"), f"{at}.id")
         if call.get("type", "function") == "function":
-            function = _object(call.get("function"), f"{at}.function")
-            _string(function.get("name"), f"{at}.function.name")
-            _string(function.get("arguments"), f"{at}.function.arguments")
+            function = an_object(call.get("function"), f"{at}.function")
+            a_string(function.get("name"), f"{at}.function.name")
+            a_string(function.get("arguments"), f"{at}.function.arguments")
 
 
 def check_messages(messages: Any, max_chars: int) -> list[dict[str, Any]]:
@@ -108,12 +108,12 @@ def check_messages(messages: Any, max_chars: int) -> list[dict[str, Any]]:
     total = 0
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
-        message = _object(message, where)
+        message = an_object(message, where)
         role = message.get("role")
         if role not in ROLES:
             raise Invalid(f"{where}.role must be one of {', '.join(ROLES)}")
         if "name" in message and message["name"] is not None:
-            _string(message["name"], f"{where}.name")
+            a_string(message["name"], f"{where}.name")
         if role == "assistant":
             has_calls = message.get("tool_calls") is not None or message.get("function_call") is not None
             if message.get("tool_calls") is not None:
@@ -122,7 +122,7 @@ def check_messages(messages: Any, max_chars: int) -> list[dict[str, Any]]:
         else:
             _content(message.get("content"), f"{where}.content", required=True)
         if role == "tool":
-            _string(message.get("tool_call_id"), f"{where}.tool_call_id")
+            a_string(message.get("tool_call_id"), f"{where}.tool_call_id")
         total += len(text_of(message.get("content")))
     if total > max_chars:
         raise Invalid(f"messages are longer than {max_chars} characters of text in all")
@@ -135,16 +135,16 @@ def check_tools(tools: Any) -> list[dict[str, Any]]:
         raise Invalid("tools must be a list")
     for index, tool in enumerate(tools):
         where = f"tools[{index}]"
-        tool = _object(tool, where)
+        tool = an_object(tool, where)
         kind = tool.get("type", "function")
         if kind != "function":
             continue  # another kind of tool goes to the upstream as it is
-        function = _object(tool.get("function"), f"{where}.function")
+        function = an_object(tool.get("function"), f"{where}.function")
         name = function.get("name")
         if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
             raise Invalid(f"{where}.function.name must be 1 to 64 letters, digits, _ or -")
         if function.get("parameters") is not None:
-            _object(function["parameters"], f"{where}.function.parameters")
+            an_object(function["parameters"], f"{where}.function.parameters")
     check_strings(tools, "tools")
     return tools
 
@@ -231,6 +231,12 @@ def replayable(message: dict[str, Any]) -> dict[str, Any]:
         note = _note(data)
         parts.append({"type": "text", "text": note} if note else part)
     return {**message, "content": parts}
+
+
+def call_note(call: dict[str, Any]) -> str:
+    """A tool call told as text, for an upstream that will see no result of it."""
+    function = call.get("function") or {}
+    return f"[called {function.get('name')} with {function.get('arguments')}]"
 
 
 def tool_text(tool_calls: list[dict[str, Any]] | None) -> str:

@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,11 +26,11 @@ from starlette.requests import Request
 
 from gateway import logs
 from gateway.auth import principal
-from gateway.chat import dumps, for_record
 from gateway.errors import GatewayError, Unavailable
 from gateway.live import Streams
 from gateway.llm import LLM, Chunk, ChunkStream, Completed, Completion, Route
-from gateway.store import Ending, Store, utcnow
+from gateway.stamps import utcnow
+from gateway.store import Ending, Store
 
 log = logging.getLogger("gateway.exchange")
 
@@ -53,6 +53,7 @@ class Exchange:
     include_usage: bool = True
     completed: Completed | None = None
     route: Route | None = None  # which upstream answered, the model it was asked for, the attempts
+    keep_text: bool = True  # False: the record keeps no text (a response made with store: false)
 
     @property
     def model(self) -> str:
@@ -70,36 +71,36 @@ async def open_exchange(
     stream_format: str,
     system: str | None = None,
     include_usage: bool = True,
-    keep_messages: bool = False,
+    kept: Mapping[str, Any] | None = None,
+    keep_text: bool = True,
     whole: bool = False,
 ) -> Exchange:
     """Record the request (`streaming`) while its LLM stream, or with `whole` its whole answer
-    (`stream: false`), is acquired."""
+    (`stream: false`), is acquired. `kept`: more of the record's first write, or other values of
+    it (a /v1 request's messages, tools and parameters; a response's own id and time)."""
     state = request.state
     store: Store = state.store
     streams: Streams = state.streams
-    record_id = uuid.uuid4()
     now = utcnow()
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "conversation_id": conversation_id,
+        "prompt": prompt,
+        "model": completion.model,
+        "stream_format": stream_format,
+        "system": system,
+        "temperature": completion.temperature,
+        "max_tokens": completion.max_tokens,
+        "created_at": now,
+        "heartbeat_at": now,
+        "instance_id": streams.instance_id,
+        "request_id": completion.request_id,
+        "api_key_id": principal(request.scope).owner_id,
+        **(kept or {}),
+    }
+    record_id: uuid.UUID = values["id"]
     # ensure_future: the store returns a future; a test's stand-in may be a coroutine.
-    insert = asyncio.ensure_future(
-        store.create(
-            id=record_id,
-            conversation_id=conversation_id,
-            prompt=prompt,
-            model=completion.model,
-            stream_format=stream_format,
-            system=system,
-            temperature=completion.temperature,
-            max_tokens=completion.max_tokens,
-            created_at=now,
-            heartbeat_at=now,
-            instance_id=streams.instance_id,
-            request_id=completion.request_id,
-            api_key_id=principal(request.scope).owner_id,
-            messages=dumps(for_record(completion.messages)) if keep_messages else None,
-            tools=dumps(completion.options.get("tools")) if keep_messages else None,
-        )
-    )
+    insert = asyncio.ensure_future(store.create(**values))
     llm: LLM = state.llm
     call: Coroutine[Any, Any, ChunkStream | Completed] = llm.complete(completion) if whole else llm.open(completion)
     try:
@@ -125,7 +126,16 @@ async def open_exchange(
             await streams.settle(end_cut_before_answer(store, insert, record_id, started))
             raise
         return Exchange(
-            None, record_id, conversation_id, completion, stream_format, started, include_usage, inner, inner.route
+            None,
+            record_id,
+            conversation_id,
+            completion,
+            stream_format,
+            started,
+            include_usage,
+            inner,
+            inner.route,
+            keep_text,
         )
     chunks: ChunkStream = inner if insert.done() else ReadAhead(inner)
     try:
@@ -137,7 +147,9 @@ async def open_exchange(
         await chunks.aclose()
         raise
     route = getattr(inner, "route", None)  # a RoutedStream knows which upstream it is
-    return Exchange(chunks, record_id, conversation_id, completion, stream_format, started, include_usage, None, route)
+    return Exchange(
+        chunks, record_id, conversation_id, completion, stream_format, started, include_usage, None, route, keep_text
+    )
 
 
 async def wait_for_record(insert: asyncio.Future[None]) -> None:

@@ -85,6 +85,10 @@ class TextFrames:
     def content(self, text: str, offset: int) -> bytes:
         return text.encode()
 
+    def calls(self, fragments: tuple[object, ...], offset: int) -> bytes:
+        """Tool-call fragments: only formats of their own tell them (a /stream request has no tools)."""
+        return b""
+
     def finish(self, reason: str, offset: int) -> bytes:
         return b""
 

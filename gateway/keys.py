@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from databases import Database
 
 from gateway.access import USER
-from gateway.store import aware, utcnow
+from gateway.stamps import aware, utcnow
 from gateway.tables import api_keys
 
 KEY_PREFIX = "gw_"

@@ -37,6 +37,7 @@ from gateway.search import Search
 from gateway.settings import Settings, mask_url
 from gateway.store import Store
 from gateway.tokens import Tokens
+from gateway.upkeep import Upkeep
 from gateway.upstream import OpenAI
 
 log = logging.getLogger("gateway")
@@ -63,19 +64,19 @@ def make_router(settings: Settings, routing: Routing) -> Router:
     return Router(routing, upstreams, settings.openai_connect_deadline, settings.redis_url, transport)
 
 
-async def once_connected(store: Store, keys: Keys, settings: Settings) -> int:
+async def once_connected(upkeep: Upkeep, keys: Keys, settings: Settings) -> int:
     """What start-up does with the database: say whether the gateway is open to anyone, and sweep
     the streams a crash left behind (how many were marked is returned)."""
     if not await keys.required():
         log.warning("no API_KEY and no stored key: the gateway is open to anyone who can reach it")
     try:
-        return await store.sweep(dt.timedelta(seconds=settings.stale_stream_seconds))
+        return await upkeep.sweep(dt.timedelta(seconds=settings.stale_stream_seconds))
     except Exception as exc:
         log.warning("start-up sweep failed: %s", exc)
         return 0
 
 
-async def connect_later(database: Database, store: Store, keys: Keys, settings: Settings) -> None:
+async def connect_later(database: Database, upkeep: Upkeep, keys: Keys, settings: Settings) -> None:
     """The database was down at start-up: keep trying, and once it answers do what start-up could
     not (`once_connected`). Meanwhile everything that needs it gets 503."""
     delay = CONNECT_RETRY_FIRST
@@ -87,19 +88,19 @@ async def connect_later(database: Database, store: Store, keys: Keys, settings: 
             delay = min(delay * 2, CONNECT_RETRY_MAX)
             log.warning("the database is still unreachable (%s); next try in %.1f s", exc, delay)
             continue
-        swept = await once_connected(store, keys, settings)
+        swept = await once_connected(upkeep, keys, settings)
         log.info("connected to the database; %d abandoned streams marked interrupted", swept)
         return
 
 
-async def housekeeping(store: Store, streams: Streams, settings: Settings) -> None:
+async def housekeeping(upkeep: Upkeep, streams: Streams, settings: Settings) -> None:
     """Keep this process's live streams marked alive, and sweep the ones a crash left behind."""
     stale = dt.timedelta(seconds=settings.stale_stream_seconds)
     while True:
         await asyncio.sleep(settings.heartbeat_seconds)
         try:
-            await store.heartbeat(streams.instance_id)
-            swept = await store.sweep(stale)
+            await upkeep.heartbeat(streams.instance_id)
+            swept = await upkeep.sweep(stale)
             if swept:
                 log.warning("marked %d abandoned streams interrupted", swept)
         except Exception as exc:
@@ -113,6 +114,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
             tracing.start(settings.otel)
         database = make_database(settings)
         store = Store(database, settings.database_kind)
+        upkeep = Upkeep(database, settings.database_kind)
         key_store = KeyStore(database)
         keys = Keys(settings.api_key, key_store)
         connecting: asyncio.Future[None] | None = None
@@ -120,7 +122,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
             await open_database(database, settings.database_kind)
         except Exception as exc:
             log.error("cannot reach the database (%s); starting without it and trying again", exc)
-            connecting = asyncio.ensure_future(connect_later(database, store, keys, settings))
+            connecting = asyncio.ensure_future(connect_later(database, upkeep, keys, settings))
         listener = Listener(settings.database_url, settings.database_kind)
         await listener.start()
         streams = Streams()
@@ -128,7 +130,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
         llm.start()
         metrics.COOLING.set_function(llm.cooling)
         limiter = Limiter(settings.rate_limit_requests, settings.rate_limit_window_seconds, settings.redis_url)
-        swept = await once_connected(store, keys, settings) if connecting is None else 0
+        swept = await once_connected(upkeep, keys, settings) if connecting is None else 0
         upstreams = ", ".join(f"{d.name} ({d.provider}/{d.model} for {d.alias})" for d in routing.deployments)
         log.info(
             "gateway %s starting: llm=%s (%s) database=%s limiter=%s tracing=%s; %d abandoned streams marked interrupted",  # noqa: E501
@@ -145,7 +147,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
             if settings.jwt_enabled
             else None
         )
-        chores = asyncio.ensure_future(housekeeping(store, streams, settings))
+        chores = asyncio.ensure_future(housekeeping(upkeep, streams, settings))
         try:
             yield {
                 "settings": settings,
@@ -166,7 +168,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
                 connecting.cancel()
             await streams.shutdown(SHUTDOWN_FINALISE_SECONDS)
             with contextlib.suppress(Exception):
-                await store.sweep(dt.timedelta(0), instance_id=streams.instance_id)
+                await upkeep.sweep(dt.timedelta(0), instance_id=streams.instance_id)
             await llm.aclose()
             if tokens is not None:
                 await tokens.aclose()

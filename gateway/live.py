@@ -37,11 +37,16 @@ class Streams:
         task of its own, which `shutdown` waits for before the database is closed. It is started
         before this first awaits, so a handler of the cancellation that calls it at once is
         counted: uvicorn cancels the requests, then starts the lifespan's shutdown."""
+        task = self.background(work)
+        with contextlib.suppress(asyncio.CancelledError):  # cancelled again: the task goes on
+            await asyncio.shield(task)
+
+    def background(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+        """Work no request waits for (a background response): a shutdown waits for it too."""
         task = asyncio.ensure_future(work)
         self.settling.add(task)
         task.add_done_callback(self.settling.discard)
-        with contextlib.suppress(asyncio.CancelledError):  # cancelled again: the task goes on
-            await asyncio.shield(task)
+        return task
 
     async def shutdown(self, grace: float) -> None:
         """Cut every live stream short (each ends `error`, its text kept) and wait, at most

@@ -13,6 +13,7 @@ from gateway import v1
 from gateway.admin import AUDIT_FIELDS, KEY_FIELDS
 from gateway.formats import FORMATS
 from gateway.inputs import HISTORY_FIELDS, SEARCH_FIELDS, STREAM_OPTIONS, stream_fields
+from gateway.response_input import response_fields
 from gateway.schemas import (
     JSON,
     SSE_EVENT,
@@ -120,6 +121,7 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                 },
             }
         },
+        **responses_paths(settings),
         "/v1/models": {
             "get": {
                 "summary": "OpenAI-compatible model list: the upstream's models",
@@ -261,5 +263,40 @@ def admin_paths() -> dict[str, Any]:
                 "parameters": query(AUDIT_FIELDS),
                 "responses": {"200": json_response(audited, "A page of events"), **errors(401, 403, 422, 429, 503)},
             }
+        },
+    }
+
+
+def responses_paths(settings: Settings) -> dict[str, Any]:
+    """OpenAI's Responses API, over any chat-completions upstream."""
+    response_id = {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    answered = {
+        "description": "A Response object, or its events as SSE",
+        "content": {JSON: {"schema": {"type": "object"}}, "text/event-stream": {"schema": SSE_EVENT}},
+    }
+    resume = [
+        {"name": "stream", "in": "query", "schema": {"type": "boolean"}, "description": "its events again"},
+        {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}, "description": "resume after it"},
+    ]
+    deleted = {"type": "object", "properties": {"id": {"type": "string"}, "deleted": {"type": "boolean"}}}
+    return {
+        "/v1/responses": {
+            "post": {
+                "summary": "OpenAI-compatible Responses (stream true or false), chained by previous_response_id",
+                "requestBody": body(response_fields(settings.max_prompt_chars)),
+                "responses": {"200": answered, **errors(400, 401, 403, 404, 408, 413, 415, 422, 429, 502, 503, 504)},
+            }
+        },
+        "/v1/responses/{response_id}": {
+            "get": {
+                "summary": "A response as it stands, or its events again (stream=true), resumable",
+                "parameters": [response_id, *resume],
+                "responses": {"200": answered, **errors(401, 404, 422, 429, 503)},
+            },
+            "delete": {
+                "summary": "Delete a response (its record)",
+                "parameters": [response_id],
+                "responses": {"200": json_response(deleted, "Deleted"), **errors(401, 403, 404, 429, 503)},
+            },
         },
     }

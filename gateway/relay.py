@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from starlette.types import Scope
 
@@ -36,19 +37,34 @@ log = logging.getLogger("gateway.relay")
 CHECKPOINT_SECONDS = 0.5
 
 
+KEPT_ALIVE = frozenset(("sse", "responses"))  # the formats an EventSource or a proxy may give up on
+
+
 class Relay(StreamedResponse):
     def __init__(
-        self, exchange: Exchange, store: Store, streams: Streams, settings: Settings, on_disconnect: str = "cancel"
+        self,
+        exchange: Exchange,
+        store: Store,
+        streams: Streams,
+        settings: Settings,
+        on_disconnect: str = "cancel",
+        frames: Callable[[Answer], formats.Frames] | None = None,
     ) -> None:
+        """`frames`: the events of a format of its own, made from the answer they tell (Responses)."""
         record_id = exchange.record_id
-        self.frames = formats.frames_for(
-            exchange.stream_format, str(record_id), record_id.hex, exchange.model, int(time.time())
+        self.answer = Answer(exchange.started, exchange.completion.messages, exchange.route)
+        self.frames = (
+            frames(self.answer)
+            if frames is not None
+            else formats.frames_for(
+                exchange.stream_format, str(record_id), record_id.hex, exchange.model, int(time.time())
+            )
         )
-        sse = exchange.stream_format == "sse"
+        keepalive = settings.sse_keepalive_seconds if exchange.stream_format in KEPT_ALIVE else None
         headers = stream_headers(self.frames.content_type, record_id, exchange.conversation_id)
         if exchange.route is not None:
             headers.append((b"x-upstream", exchange.route.upstream.encode()))
-        super().__init__(headers, settings.sse_keepalive_seconds if sse else None)
+        super().__init__(headers, keepalive)
         self.exchange = exchange
         assert exchange.chunks is not None
         self.chunks = exchange.chunks
@@ -57,7 +73,6 @@ class Relay(StreamedResponse):
         self.streams = streams
         self.settings = settings
         self.detached = on_disconnect == "detach"
-        self.answer = Answer(exchange.started, exchange.completion.messages, exchange.route)
         self.upstream_ended = False  # read to its end (and so closed already)
         self.stop_reason: str | None = None
         self.done = False  # past the point where a cancellation could cut the relay
@@ -70,6 +85,7 @@ class Relay(StreamedResponse):
         self.finished = asyncio.Event()
         self.checkpoint_task: asyncio.Future[None] | None = None
         self.last_checkpoint = 0.0
+        self.checkpointed = self.detached and exchange.keep_text
 
     def text(self) -> str:
         return self.answer.text()
@@ -124,9 +140,11 @@ class Relay(StreamedResponse):
                         gap(now - last)
                     last = now
                     answer.add(text, now)
+                out = chunk.raw if passthrough else frames.content(text, answer.length) if text else b""
                 if chunk.tool_calls:
                     answer.add_calls(chunk.tool_calls, now)
-                out = chunk.raw if passthrough else frames.content(text, answer.length) if text else b""
+                    if not passthrough:
+                        out += frames.calls(chunk.tool_calls, answer.length)
                 if chunk.finish_reason is not None and answer.finish_reason is None:
                     answer.finish_reason = chunk.finish_reason
                     out += frames.finish(chunk.finish_reason, answer.length)
@@ -135,7 +153,7 @@ class Relay(StreamedResponse):
                 await write(out)
                 if self.followers:
                     self._wake_followers()
-                if self.detached and text and now - self.last_checkpoint >= CHECKPOINT_SECONDS:
+                if self.checkpointed and text and now - self.last_checkpoint >= CHECKPOINT_SECONDS:
                     self._checkpoint(now)
                 if now > deadline:
                     limit = self.settings.max_stream_seconds
@@ -196,6 +214,8 @@ class Relay(StreamedResponse):
         """Metrics, the record's last write, the followers woken, the access line's fields."""
         answer = self.answer
         ending = answer.ending(status, error[1] if error else None)
+        if not self.exchange.keep_text:
+            ending = ending.without_text()
         ttft = answer.ttft
         outcome = status
         if status == "cancelled":

@@ -65,8 +65,12 @@ class Follow(StreamedResponse):
         offset: int,
         record: dict[str, Any],
         settings: Any,
+        frames: formats.Frames | None = None,
     ) -> None:
-        self.frames = formats.frames_for("sse", str(record_id), record_id.hex, record["model"], int(time.time()))
+        """`frames`: a format of its own (a response's events); else `sse`'s chunks."""
+        self.frames = frames or formats.frames_for(
+            "sse", str(record_id), record_id.hex, record["model"], int(time.time())
+        )
         super().__init__(stream_headers(self.frames.content_type, record_id), settings.sse_keepalive_seconds)
         self.store = store
         self.streams = streams
@@ -79,6 +83,7 @@ class Follow(StreamedResponse):
         outcome = "resumed"
         try:
             await self.start()
+            await self.write(self.opening())
             await self._follow()
         except asyncio.CancelledError:  # the client left (or a shutdown: it reconnects elsewhere)
             outcome = "resumed_then_left"
@@ -117,9 +122,14 @@ class Follow(StreamedResponse):
             )
             fresh = await self.store.snapshot(self.record_id)
             record = fresh if fresh is not None else {**record, "status": "error", "error": "the record was deleted"}
-        await self.write(self._ending(record))
+        await self.write(await self.ending(record))
 
-    def _ending(self, record: dict[str, Any]) -> bytes:
+    def opening(self) -> bytes:
+        """What goes before the text (nothing: the client has seen the stream's beginning)."""
+        return b""
+
+    async def ending(self, record: dict[str, Any]) -> bytes:
+        """The stream's end, as the record's status tells it."""
         frames, sent = self.frames, self.sent
         if record["status"] == "complete":
             completion = record["completion_tokens"] or 0

@@ -15,7 +15,8 @@ from gateway.auth import audit_event, principal
 from gateway.errors import Invalid, NotFound
 from gateway.inputs import HISTORY_FIELDS, SEARCH_FIELDS, parse_fields, parse_uuid
 from gateway.search import Search
-from gateway.store import BadCursor, Store, decode_cursor
+from gateway.stamps import BadCursor, decode_cursor
+from gateway.store import Store
 
 STATIC = Path(__file__).resolve().parent / "static"
 HEALTH_TIMEOUT = 2.0
@@ -80,14 +81,21 @@ async def get_history(request: Request) -> Response:
 
 
 async def delete_history(request: Request) -> Response:
-    store: Store = request.state.store
     record_id = _record_id(request)
-    audit: AuditLog = request.state.audit
-    async with store.db.transaction():  # the record goes and its audit event lands, or neither
-        if not await store.delete(record_id, owner=principal(request.scope).owner):
-            raise NotFound(f"record {record_id} not found")
-        await audit.append(audit_event(request.scope, RECORD_DELETE, str(record_id)))
+    if not await delete_record(request, record_id):
+        raise NotFound(f"record {record_id} not found")
     return Response(status_code=204)
+
+
+async def delete_record(request: Request, record_id: uuid.UUID) -> bool:
+    """Delete a record of the caller's, with its audit event: both land, or neither."""
+    store: Store = request.state.store
+    audit: AuditLog = request.state.audit
+    async with store.db.transaction():
+        if not await store.delete(record_id, owner=principal(request.scope).owner):
+            return False
+        await audit.append(audit_event(request.scope, RECORD_DELETE, str(record_id)))
+    return True
 
 
 async def page(request: Request) -> Response:

@@ -68,7 +68,11 @@ def column_schema(column: sa.Column[Any]) -> dict[str, Any]:
 
 def record_schema() -> dict[str, Any]:
     properties = {name: column_schema(records.c[name]) for name in RECORD_FIELDS}
+    # Kept as JSON text, shown as JSON.
+    properties["tool_calls"] = {"type": ["array", "null"], "items": {"type": "object"}}
+    properties["params"] = {"type": ["object", "null"], "description": "/v1 records: the request's other parameters"}
     properties["messages"] = {"type": "array", "items": {"type": "object"}, "description": "/v1 records only"}
+    properties["tools"] = {"type": "array", "items": {"type": "object"}, "description": "/v1 records only"}
     return {"type": "object", "required": list(RECORD_FIELDS), "properties": properties}
 
 

@@ -218,9 +218,10 @@ class Search:
         """A row of a raw SQL query as the typed values `public()` expects (SQLite gives text)."""
         values = dict(row._mapping)
         if self.kind == "sqlite":
-            for name in ("id", "conversation_id"):
-                values[name] = uuid.UUID(values[name])
-            for name in ("created_at", "completed_at"):
+            for name in ("id", "conversation_id", "previous_response_id"):
+                if values[name] is not None:
+                    values[name] = uuid.UUID(values[name])
+            for name in ("created_at", "completed_at", "redacted_at"):
                 if isinstance(values[name], str):
                     values[name] = dt.datetime.fromisoformat(values[name])
         return values

@@ -7,8 +7,7 @@ Reads go through `databases` (SQLAlchemy Core); a stream's writes through the di
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -21,6 +20,7 @@ from databases import Database
 from gateway import tracing
 from gateway.database import make_writer
 from gateway.groupcommit import GroupCommit
+from gateway.stamps import encode_cursor, iso, stamp, utcnow
 from gateway.tables import END_COLUMNS, RECORD_FIELDS, START_COLUMNS, records
 
 # Batches of each of the two hot-path writes in flight at once (on connections of their own).
@@ -29,28 +29,7 @@ WRITE_SLOTS = 4
 TOTAL_CAP = 10_000
 START_DEFAULTS: dict[str, Any] = {"response": "", "status": "streaming", "usage_estimated": False}
 SWEPT = "the gateway stopped before the answer finished"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite keeps DateTime(timezone=True) without its offset; everything stored is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    stamp = aware(value)
-    return stamp.isoformat(timespec="microseconds").replace("+00:00", "Z") if stamp else None
-
-
-def stamp(kind: str, value: dt.datetime) -> dt.datetime:
-    """A time to compare with a stored one: SQLite compares the stored text, so it gets naive UTC,
-    as it stores it."""
-    return value.replace(tzinfo=None) if kind == "sqlite" else value
+MAX_CHAIN = 1000  # responses a previous_response_id reaches back through
 
 
 def public(row: Any) -> dict[str, Any]:
@@ -62,6 +41,9 @@ def public(row: Any) -> dict[str, Any]:
     out["completed_at"] = iso(row["completed_at"])
     out["usage_estimated"] = bool(row["usage_estimated"])
     out["tool_calls"] = json.loads(row["tool_calls"]) if row["tool_calls"] else None
+    out["params"] = json.loads(row["params"]) if row["params"] else None
+    out["previous_response_id"] = str(row["previous_response_id"]) if row["previous_response_id"] else None
+    out["redacted_at"] = iso(row["redacted_at"])
     for name in ("messages", "tools"):  # /v1/chat/completions records keep the request's
         if row[name]:
             out[name] = json.loads(row[name])
@@ -90,26 +72,9 @@ class Ending:
     attempts: int | None = None
     tool_text: str | None = None
 
-
-class BadCursor(ValueError):
-    pass
-
-
-def encode_cursor(created_at: dt.datetime, record_id: uuid.UUID | str) -> str:
-    raw = f"{iso(created_at)}|{record_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, rid = raw.partition("|")
-        created = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        if created.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return created, uuid.UUID(rid)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise BadCursor(str(exc)) from None
+    def without_text(self) -> Ending:
+        """The ending of a record that keeps no text: its usage and timings only."""
+        return dataclasses.replace(self, response="", tool_calls=None, tool_text=None)
 
 
 @dataclass(frozen=True)
@@ -120,6 +85,15 @@ class Turn:
     response: str
     messages: list[dict[str, Any]] | None = None  # a /v1 exchange's messages
     tool_calls: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A response's conversation: its id, the turns oldest first, and the newest one's status."""
+
+    conversation_id: uuid.UUID
+    turns: list[Turn]
+    status: str
 
 
 @dataclass(frozen=True)
@@ -247,39 +221,54 @@ class Store:
             if row["status"] != "streaming"
         ]
 
-    async def heartbeat(self, instance_id: str) -> None:
-        await self.db.execute(
-            records.update()
-            .where(records.c.id.in_(_live(records.c.instance_id == instance_id)))
-            .values(heartbeat_at=utcnow())
-        )
+    async def row(self, record_id: uuid.UUID, owner: uuid.UUID | None = None) -> dict[str, Any] | None:
+        """Every column of a record, typed (what a response is rebuilt from)."""
+        row = await self.db.fetch_one(records.select().where(records.c.id == record_id, *mine(owner)))
+        return {column.name: row[column.name] for column in records.columns} if row is not None else None
 
-    async def sweep(self, stale_after: dt.timedelta, instance_id: str | None = None) -> int:
-        """Mark `interrupted` the streams that showed no sign of life for `stale_after`
-        (or, with `instance_id`, every stream this process still owns: it is going away)."""
-        now = utcnow()
-        condition = (
-            records.c.instance_id == instance_id
-            if instance_id is not None
-            else records.c.heartbeat_at < self.stamp(now - stale_after)
+    async def chain(self, record_id: uuid.UUID, owner: uuid.UUID | None = None) -> Chain | None:
+        """A response and those it continues (by `previous_response_id`), oldest first; None when
+        it is unknown, another owner's, not a response, or its text was removed. An earlier
+        response whose text was removed ends the chain there."""
+        start = sa.select(records.c.id, records.c.previous_response_id, sa.literal_column("0").label("depth")).where(
+            records.c.id == record_id, records.c.stream_format == "responses", *mine(owner)
+        )
+        walk = start.cte("chain", recursive=True)
+        earlier = records.alias("earlier")
+        walk = walk.union_all(
+            sa.select(earlier.c.id, earlier.c.previous_response_id, walk.c.depth + sa.literal_column("1")).where(
+                earlier.c.id == walk.c.previous_response_id, walk.c.depth < MAX_CHAIN
+            )
         )
         query = (
-            records.update()
-            .where(records.c.id.in_(_live(condition)))
-            .values(status="interrupted", error=SWEPT, completed_at=now, instance_id=None)
-            .returning(records.c.id)
+            sa.select(
+                records.c.prompt,
+                records.c.response,
+                records.c.status,
+                records.c.messages,
+                records.c.tool_calls,
+                records.c.conversation_id,
+                records.c.redacted_at,
+            )
+            .join(walk, walk.c.id == records.c.id)
+            .order_by(walk.c.depth)
         )
-        return len(await self.db.fetch_all(query))
+        rows = await self.db.fetch_all(query)
+        if not rows or rows[0]["redacted_at"] is not None:
+            return None
+        turns: list[Turn] = []
+        for row in rows:  # newest first
+            if row["redacted_at"] is not None:
+                break
+            turns.append(
+                Turn(
+                    row["prompt"],
+                    row["response"],
+                    json.loads(row["messages"]) if row["messages"] else None,
+                    json.loads(row["tool_calls"]) if row["tool_calls"] else None,
+                )
+            )
+        return Chain(rows[0]["conversation_id"], turns[::-1], rows[0]["status"])
 
     async def close(self) -> None:
         await self.writer.close()
-
-
-def _live(condition: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
-    """The live records that match, locked, passing over those whose end is being written, so the
-    statements that touch many live records at once (heartbeat, sweep) never wait for a row: a
-    group commit's batch of final writes holds its rows and takes the next, and an UPDATE of them
-    all that waited for one row while holding another would deadlock with it. A record whose end
-    is being written needs no heartbeat and is not abandoned. (SQLite, one writer, ignores it.)"""
-    live = sa.select(records.c.id).where(records.c.status == "streaming", condition)
-    return live.with_for_update(skip_locked=True).scalar_subquery()

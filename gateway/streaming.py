@@ -16,7 +16,7 @@ from starlette.responses import Response
 from gateway import logs
 from gateway.access import Permission
 from gateway.auth import principal
-from gateway.chat import replayable
+from gateway.chat import call_note, replayable
 from gateway.errors import Invalid, NotFound
 from gateway.exchange import open_exchange
 from gateway.inputs import QUERY_EXTRAS, StreamParams, read_json, stream_params
@@ -60,9 +60,7 @@ def build_messages(params: StreamParams, turns: list[Turn]) -> list[dict[str, An
         else:
             messages.append({"role": "user", "content": turn.prompt})
         said = [turn.response] if turn.response else []
-        for call in turn.tool_calls or ():  # no tool's result follows: the call is told as text
-            function = call.get("function") or {}
-            said.append(f"[called {function.get('name')} with {function.get('arguments')}]")
+        said += [call_note(call) for call in turn.tool_calls or ()]  # no tool's result follows
         if said:
             messages.append({"role": "assistant", "content": "\n".join(said)})
     messages.append({"role": "user", "content": params.prompt})

@@ -64,6 +64,13 @@ records = sa.Table(
     sa.Column("tool_text", sa.Text, nullable=True, info=uses(END)),
     # The OpenTelemetry trace the record was made in (32 hex digits), when tracing is on.
     sa.Column("trace_id", sa.String(32), nullable=True, info=uses(API, START)),
+    # /v1/responses: the response this one continues (its earlier turns come from the store).
+    sa.Column("previous_response_id", sa.Uuid(as_uuid=True), nullable=True, info=uses(API, START)),
+    # /v1 records: every request parameter but the messages and tools, as it came (JSON).
+    sa.Column("params", sa.Text, nullable=True, info=uses(API, START)),
+    # When the record's text was removed (a response made with store: false, or prompt retention);
+    # its usage and timings stay.
+    sa.Column("redacted_at", sa.DateTime(timezone=True), nullable=True, info=uses(API, START)),
     sa.CheckConstraint(
         "status IN (" + ", ".join(f"'{status}'" for status in STATUSES) + ")",
         name="ck_records_status",

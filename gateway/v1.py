@@ -143,7 +143,11 @@ async def chat_completions(request: Request) -> Response:
         stream_format="chat.completions",
         system=system,
         include_usage=fields["stream_options"],
-        keep_messages=True,
+        kept={
+            "messages": chat.dumps(chat.for_record(messages)),
+            "tools": chat.dumps(fields["tools"]),
+            "params": chat.dumps({name: value for name, value in body.items() if name not in ("messages", "tools")}),
+        },
         whole=not stream,
     )
     state = request.state
@@ -155,21 +159,33 @@ async def chat_completions(request: Request) -> Response:
 async def _complete(request: Request, exchange: Exchange) -> Response:
     """stream: false — the upstream's object as it came, once its record is written."""
     assert exchange.completed is not None
+    await record_whole(request, exchange)
+    return Response(exchange.completed.raw, media_type="application/json", headers=whole_headers(exchange))
+
+
+async def record_whole(request: Request, exchange: Exchange) -> Answer:
+    """A whole answer (stream: false) read, and its record's end written."""
+    assert exchange.completed is not None
     answer = Answer(exchange.started, exchange.completion.messages, exchange.route)
     answer.take_message(exchange.completed.body, time.perf_counter())
     answer.final_usage()
-    await write_ending(request.state.store, exchange.record_id, answer.ending("complete"))
+    ending = answer.ending("complete")
+    await write_ending(request.state.store, exchange.record_id, ending if exchange.keep_text else ending.without_text())
     route = exchange.route
-    headers = {"x-record-id": str(exchange.record_id), "x-conversation-id": str(exchange.conversation_id)}
-    if route is not None:
-        headers["x-upstream"] = route.upstream
     logs.fields(request.scope).update(
         record_id=str(exchange.record_id),
-        stream_format="chat.completions",
+        stream_format=exchange.stream_format,
         upstream=route.upstream if route else None,
         attempts=route.attempts if route else None,
     )
-    return Response(exchange.completed.raw, media_type="application/json", headers=headers)
+    return answer
+
+
+def whole_headers(exchange: Exchange) -> dict[str, str]:
+    headers = {"x-record-id": str(exchange.record_id), "x-conversation-id": str(exchange.conversation_id)}
+    if exchange.route is not None:
+        headers["x-upstream"] = exchange.route.upstream
+    return headers
 
 
 def _model(name: str) -> dict[str, Any]:

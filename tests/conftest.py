@@ -246,6 +246,21 @@ def fake_openai(fake_openai_server: UvicornProcess) -> FakeOpenAI:
     return FakeOpenAI(fake_openai_server)
 
 
+SDK_KEY = "operator-key-for-sdk-tests-123456"
+
+
+@pytest.fixture
+def mock_server(uvicorn_gateway: Callable[..., UvicornProcess]) -> UvicornProcess:
+    """A real gateway on the mock LLM, behind SDK_KEY, for the official SDK."""
+    return uvicorn_gateway(API_KEY=SDK_KEY, MOCK_DELAY_SECONDS="0.001")
+
+
+@pytest.fixture
+def relayed(uvicorn_gateway: Callable[..., UvicornProcess], fake_openai: FakeOpenAI) -> UvicornProcess:
+    """A real gateway in front of the fake OpenAI server, behind SDK_KEY."""
+    return uvicorn_gateway(API_KEY=SDK_KEY, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake_openai.base_url)
+
+
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 

@@ -6,9 +6,20 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gateway"
-LEAVES = {"settings", "errors", "access", "metrics", "formats", "llm", "openai_sse", "tables", "tracing"}
-STORAGE = {"notify", "database", "groupcommit", "store", "search", "keys", "audit"}
-ROUTES = {"streaming", "v1", "routes", "admin", "relay", "resume", "streamed", "exchange"}
+LEAVES = {"settings", "errors", "access", "metrics", "formats", "llm", "openai_sse", "tables", "tracing", "stamps"}
+STORAGE = {"notify", "database", "groupcommit", "store", "search", "keys", "audit", "upkeep"}
+ROUTES = {
+    "streaming",
+    "v1",
+    "routes",
+    "admin",
+    "relay",
+    "resume",
+    "streamed",
+    "exchange",
+    "responses",
+    "response_events",
+}
 
 
 def imports(module: str) -> set[str]:

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 
 from gateway.notify import Listener
-from gateway.store import Ending, utcnow
+from gateway.stamps import utcnow
+from gateway.store import Ending
 from tests.conftest import FakeOpenAI
 from tests.servers import UvicornProcess
 from tests.test_e2e_uvicorn import fetch_record, wait_finished

@@ -33,6 +33,7 @@ async def test_each_role_on_every_route(make_gateway: Any) -> None:
         ("GET", "/stream?prompt=hi", None),
         ("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
         ("POST", "/v1/embeddings", {"model": "m", "input": "hi"}),
+        ("POST", "/v1/responses", {"model": "m", "input": "hi"}),
         ("DELETE", f"/history/{record}", None),
         ("GET", "/admin/keys", None),
         ("POST", "/admin/keys", {"name": "x"}),

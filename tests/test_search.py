@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from gateway import auth
 from gateway.keys import hash_key, new_key
 from gateway.search import fts5_expression
-from gateway.store import Ending, Store, utcnow
+from gateway.stamps import utcnow
+from gateway.store import Ending, Store
 from tests.conftest import Gateway, assert_error
 
 

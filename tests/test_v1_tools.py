@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,10 +15,10 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from tests.conftest import FakeOpenAI
+from tests.conftest import SDK_KEY, FakeOpenAI
 from tests.servers import UvicornProcess
 
-KEY = "operator-key-for-sdk-tests-123456"
+KEY = SDK_KEY
 WEATHER = {
     "type": "function",
     "function": {
@@ -46,16 +45,6 @@ class Weather(BaseModel):
     city: str
     temperature: float
     sunny: bool
-
-
-@pytest.fixture
-def mock_server(uvicorn_gateway: Callable[..., UvicornProcess]) -> UvicornProcess:
-    return uvicorn_gateway(API_KEY=KEY, MOCK_DELAY_SECONDS="0.001")
-
-
-@pytest.fixture
-def relayed(uvicorn_gateway: Callable[..., UvicornProcess], fake_openai: FakeOpenAI) -> UvicornProcess:
-    return uvicorn_gateway(API_KEY=KEY, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake_openai.base_url)
 
 
 def sdk(server: UvicornProcess) -> Any:
