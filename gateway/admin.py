@@ -35,6 +35,7 @@ from gateway.stamps import iso
 
 MAX_BODY = 4096
 MAX_AUDIT_PAGE = 200
+MAX_RETENTION_DAYS = 36_500
 
 
 def _name(value: Any) -> str:
@@ -55,6 +56,7 @@ KEY_FIELDS = (
     Field("name", _name, NAME_SCHEMA, required=True),
     choice("role", ROLES, USER),
     Field("rate_limit", _rate_limit, {"type": "string", "pattern": r"^[1-9][0-9]*/[1-9][0-9]*$", "example": "100/60"}),
+    integer("retention_days", 1, MAX_RETENTION_DAYS),
 )
 AUDIT_FIELDS = (
     integer("limit", 1, MAX_AUDIT_PAGE, default=50),
@@ -71,6 +73,7 @@ def key_item(key: StoredKey) -> dict[str, Any]:
         "rate_limit": f"{key.rate_limit[0]}/{key.rate_limit[1]}" if key.rate_limit else None,
         "created_at": iso(key.created_at),
         "revoked_at": iso(key.revoked_at),
+        "retention_days": key.retention_days,
     }
 
 
@@ -84,7 +87,9 @@ async def create_key(request: Request) -> Response:
     key = new_key()
     try:
         async with keys.db.transaction():
-            stored = await keys.create(fields["name"], hash_key(key), fields["rate_limit"], fields["role"])
+            stored = await keys.create(
+                fields["name"], hash_key(key), fields["rate_limit"], fields["role"], fields["retention_days"]
+            )
             await audit.append(audit_event(request.scope, KEY_CREATE, stored.name))
     except KeyExists as exc:
         raise Conflict(str(exc)) from None

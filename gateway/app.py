@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from gateway import admin, config, logs, responses, routes, streaming, v1
+from gateway import admin, config, logs, reports, responses, routes, streaming, v1
 from gateway.access import Permission
 from gateway.auth import AuthMiddleware, audit_refusal, principal
 from gateway.config import Routing
@@ -148,9 +148,11 @@ ROUTES = [  # tried in order: the streaming routes first. /stream checks its own
     Route("/v1/responses/{response_id}", Endpoint(responses.delete_response, DELETE), methods=["DELETE"]),
     Route("/health", Endpoint(routes.health), methods=["GET"]),
     Route("/history", Endpoint(routes.list_history, READ), methods=["GET"]),
+    Route("/history/export", Endpoint(reports.export_history, READ), methods=["GET"]),
     Route("/history/{record_id}", Endpoint(routes.get_history, READ), methods=["GET"]),
     Route("/history/{record_id}", Endpoint(routes.delete_history, DELETE), methods=["DELETE"]),
     Route("/search", Endpoint(routes.search, READ), methods=["GET"]),
+    Route("/usage", Endpoint(reports.usage, READ), methods=["GET"]),
     Route("/v1/embeddings", Endpoint(v1.embeddings, STREAM), methods=["POST"]),
     Route("/v1/models", Endpoint(v1.models, READ), methods=["GET"]),
     Route("/v1/models/{model:path}", Endpoint(v1.model, READ), methods=["GET"]),

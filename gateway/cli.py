@@ -1,4 +1,5 @@
-"""The `gateway` command: `gateway migrate`, `gateway keys create|list|revoke` and `gateway audit`.
+"""The `gateway` command: `gateway migrate`, `gateway keys create|list|revoke`, `gateway audit` and
+`gateway export`.
 
 `keys create` prints the new key alone on the first line of stdout, once: only its hash is kept.
 A key created or revoked here is audited as done by `cli` (role admin): whoever can run this
@@ -9,19 +10,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from databases import Database
 
+from gateway import export
 from gateway.access import ADMIN, ROLES, USER
 from gateway.audit import ACTIONS, KEY_CREATE, KEY_REVOKE, AuditLog, Event
 from gateway.keys import NAME, NAME_RULE, RATE_LIMIT_RULE, KeyExists, KeyStore, hash_key, new_key, parse_rate_limit
 from gateway.settings import ConfigError, Settings
+from gateway.stamps import utcnow
 
 CLI = "cli"
 MAX_AUDIT = 10_000
+MAX_RETENTION_DAYS = 36_500
 
 
 def migrate(revision: str = "head") -> None:
@@ -46,6 +53,12 @@ def key_name(text: str) -> str:
     return text
 
 
+def retention_days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_RETENTION_DAYS}")
+    return int(text)
+
+
 def audit_limit(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_AUDIT:
         raise argparse.ArgumentTypeError(f"expected 1 to {MAX_AUDIT}")
@@ -62,24 +75,29 @@ async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
             key = new_key()
             try:
                 async with database.transaction():
-                    stored = await store.create(args.name, hash_key(key), args.rate_limit, args.role)
+                    stored = await store.create(
+                        args.name, hash_key(key), args.rate_limit, args.role, args.retention_days
+                    )
                     await audit.append(Event(CLI, ADMIN, KEY_CREATE, stored.name))
             except KeyExists as exc:
                 print(f"gateway: {exc}", file=sys.stderr)
                 return 1
             print(key)
             limit = f"{stored.rate_limit[0]}/{stored.rate_limit[1]}s" if stored.rate_limit else "the default"
+            kept = f"{stored.retention_days} days" if stored.retention_days else "the default"
             print(
-                f"created key {stored.name!r} (role {stored.role}, rate limit: {limit}); it is shown only once",
+                f"created key {stored.name!r} (role {stored.role}, rate limit: {limit}, records kept: {kept}); "
+                "it is shown only once",
                 file=sys.stderr,
             )
         elif args.action == "list":
-            print(f"{'name':<24} {'role':<7} {'status':<8} {'rate limit':<12} created")
+            print(f"{'name':<24} {'role':<7} {'status':<8} {'rate limit':<12} {'kept':<10} created")
             for stored in await store.list_all():
                 status = "revoked" if stored.revoked_at else "active"
                 limit = f"{stored.rate_limit[0]}/{stored.rate_limit[1]}s" if stored.rate_limit else "default"
                 created = stored.created_at.isoformat(timespec="seconds") if stored.created_at else ""
-                print(f"{stored.name:<24} {stored.role:<7} {status:<8} {limit:<12} {created}")
+                kept = f"{stored.retention_days} days" if stored.retention_days else "default"
+                print(f"{stored.name:<24} {stored.role:<7} {status:<8} {limit:<12} {kept:<10} {created}")
         elif args.action == "revoke":
             async with database.transaction():
                 revoked = await store.revoke(args.name)
@@ -111,6 +129,39 @@ async def audit_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def export_command(settings: Settings, args: argparse.Namespace, out: BinaryIO) -> int:
+    """Records as JSON lines (oldest first, a page at a time) to stdout or a file."""
+    try:
+        start, end = export.span(args.start, args.end or utcnow().date())
+    except ValueError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    database = Database(settings.database_url)
+    await database.connect()
+    try:
+        owner = None
+        if args.key is not None:
+            owner = next((key.id for key in await KeyStore(database).list_all() if key.name == args.key), None)
+            if owner is None:
+                print(f"gateway: no key named {args.key!r}", file=sys.stderr)
+                return 1
+        written = 0
+        async for page in export.pages(database, settings.database_kind, start, end, owner):
+            out.write(export.jsonl(page))
+            written += len(page)
+        print(f"exported {written} records", file=sys.stderr)
+        return 0
+    finally:
+        await database.disconnect()
+
+
+def day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a date, YYYY-MM-DD") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gateway", description="LLM streaming gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("name", type=key_name)
     create.add_argument("--rate-limit", type=rate_limit, metavar="N/SECONDS", help="this key's own limit")
     create.add_argument("--role", choices=ROLES, default=USER, help="what the key may do (default: user)")
+    create.add_argument(
+        "--retention-days",
+        type=retention_days,
+        metavar="N",
+        help="delete its records after N days (not RETENTION_DAYS)",
+    )
     keys.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys.add_parser("revoke", help="revoke a key by name")
     revoke.add_argument("name", type=key_name)
@@ -127,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--limit", type=audit_limit, default=50, metavar="N", help=f"at most N events (≤ {MAX_AUDIT})")
     audit.add_argument("--action", choices=ACTIONS, help="only this action")
     audit.add_argument("--json", action="store_true", help="one JSON object a line")
+    exporting = sub.add_parser("export", help="records as JSON lines, oldest first (what GET /history/export sends)")
+    exporting.add_argument("--from", dest="start", type=day, metavar="YYYY-MM-DD", help="the first day (UTC)")
+    exporting.add_argument("--to", dest="end", type=day, metavar="YYYY-MM-DD", help="the last day (default today)")
+    exporting.add_argument("--key", type=key_name, help="only this key's records")
+    exporting.add_argument("--output", type=Path, help="a file (default: stdout)")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -138,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "audit":
         return asyncio.run(audit_command(settings, args))
+    if args.command == "export":
+        with open(args.output, "wb") if args.output else contextlib.nullcontext(sys.stdout.buffer) as out:
+            return asyncio.run(export_command(settings, args, out))
     return asyncio.run(keys_command(settings, args))
 
 

@@ -29,8 +29,10 @@ DEFAULT_BASES = {"openai": "https://api.openai.com/v1"}
 STRATEGIES = ("simple-shuffle", "least-busy")
 TOP_KEYS = {"model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables"}
 ENTRY_KEYS = {"model_name", "litellm_params", "model_info", "rpm"}  # rpm: here or in litellm_params
-PARAM_KEYS = {"model", "api_base", "api_key", "api_version", "rpm", "timeout", "weight"}
-INFO_KEYS = {"id"}
+# LiteLLM's custom prices (US dollars a token), in litellm_params or model_info: what /usage costs.
+COST_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
+PARAM_KEYS = {"model", "api_base", "api_key", "api_version", "rpm", "timeout", "weight", *COST_KEYS}
+INFO_KEYS = {"id", *COST_KEYS}
 ROUTER_KEYS = {"num_retries", "allowed_fails", "cooldown_time", "routing_strategy", "fallbacks"}
 LITELLM_SETTINGS_KEYS = {"fallbacks"}
 # Keys of LiteLLM's file this gateway knows of and does not do: refused by name, so that nobody
@@ -38,7 +40,7 @@ LITELLM_SETTINGS_KEYS = {"fallbacks"}
 LITELLM_ONLY = {
     "tpm", "max_parallel_requests", "stream_timeout", "max_retries", "organization", "region_name",
     "aws_access_key_id", "aws_secret_access_key", "aws_region_name", "vertex_project", "vertex_location",
-    "vertex_credentials", "input_cost_per_token", "output_cost_per_token", "custom_llm_provider",
+    "vertex_credentials", "custom_llm_provider",
     "base_model", "mode", "litellm_credential_name", "api_type", "tenant_id", "client_id", "client_secret",
     "azure_ad_token", "rpm_limit", "tpm_limit", "redis_host", "redis_port", "redis_password",
     "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "retry_policy",
@@ -63,6 +65,7 @@ class Deployment:
     rpm: int | None = None
     timeout: float | None = None
     weight: float = 1.0
+    price: tuple[float, float, float | None] | None = None  # a million input, output, cached input tokens
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,14 @@ class Routing:
     cooldown_time: float = 30.0
     strategy: str = "simple-shuffle"
     fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def prices(self) -> dict[str, tuple[float, float, float | None]]:
+        """Each model name's price, as its first entry with one gives it."""
+        found: dict[str, tuple[float, float, float | None]] = {}
+        for deployment in self.deployments:
+            if deployment.price is not None:
+                found.setdefault(deployment.alias, deployment.price)
+        return found
 
     @property
     def llm_name(self) -> str:
@@ -174,6 +185,13 @@ def _deployment(entry: Any, index: int, env: Mapping[str, str]) -> Deployment:
     api_key = _secret(params.get("api_key"), f"{where}.litellm_params.api_key", env)
     if provider in ("openai", "azure") and not api_key:
         raise _Bad(f"{where}.litellm_params.api_key is required for {provider}")
+    costs = {name: _number(value, f"{where}.{name}") for name, value in {**info, **params}.items() if name in COST_KEYS}
+    price = None
+    if costs:
+        if not {"input_cost_per_token", "output_cost_per_token"} <= set(costs):
+            raise _Bad(f"{where}: input_cost_per_token and output_cost_per_token go together")
+        cached = costs.get("cache_read_input_token_cost")
+        price = (costs["input_cost_per_token"] * 1e6, costs["output_cost_per_token"] * 1e6, cached and cached * 1e6)
     rpm = params.get("rpm")
     timeout = params.get("timeout")
     weight = params.get("weight", rpm if rpm is not None else 1)
@@ -188,6 +206,7 @@ def _deployment(entry: Any, index: int, env: Mapping[str, str]) -> Deployment:
         rpm=_number(rpm, f"{where}.litellm_params.rpm", integral=True, low=1) if rpm is not None else None,
         timeout=_number(timeout, f"{where}.litellm_params.timeout", low=0.001) if timeout is not None else None,
         weight=float(_number(weight, f"{where}.litellm_params.weight", low=0)),
+        price=price,
     )
 
 

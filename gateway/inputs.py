@@ -8,6 +8,7 @@ these declarations, so the two cannot drift.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import json
 import math
@@ -234,4 +235,37 @@ SEARCH_FIELDS = (
     text("query", MAX_QUERY_CHARS, required=True, non_blank=True),
     Field("lang", str, {"type": "string", "default": "english"}, default="english"),
     *PAGE_FIELDS,
+)
+
+
+# --- /usage and /history/export ----------------------------------------------------------------
+
+MAX_USAGE_DAYS = 366
+GROUPS = ("day", "model", "key")
+
+
+def parse_day(value: object, name: str) -> dt.date:
+    if not isinstance(value, str):
+        raise Invalid(f"{name} must be a date, YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise Invalid(f"{name} must be a date, YYYY-MM-DD") from None
+
+
+def day(name: str, description: str) -> Field:
+    schema = {"type": "string", "format": "date", "description": description}
+    return Field(name, lambda value: parse_day(value, name), schema)
+
+
+USAGE_FIELDS = (
+    day("from", "the first day (UTC), included; default: 29 days before `to`"),
+    day("to", "the last day (UTC), included; default: today"),
+    choice("group_by", GROUPS, "day"),
+    Field("key", str, {"type": "string", "description": "admins: one key's usage, by its name"}),
+)
+EXPORT_FIELDS = (
+    day("from", "the first day (UTC), included; default: the first record"),
+    day("to", "the last day (UTC), included; default: today"),
+    choice("format", ("jsonl",), "jsonl"),
 )

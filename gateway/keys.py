@@ -52,6 +52,7 @@ class StoredKey:
     role: str = USER
     created_at: dt.datetime | None = None
     revoked_at: dt.datetime | None = None
+    retention_days: int | None = None  # overrides RETENTION_DAYS for its records
 
 
 class KeyExists(ValueError):
@@ -68,6 +69,7 @@ def _stored_key(row: Any) -> StoredKey:
         role=row["role"],
         created_at=aware(row["created_at"]),
         revoked_at=aware(row["revoked_at"]),
+        retention_days=row["retention_days"],
     )
 
 
@@ -76,12 +78,17 @@ class KeyStore:
         self.db = database
 
     async def create(
-        self, name: str, key_hash: str, rate_limit: tuple[int, int] | None = None, role: str = USER
+        self,
+        name: str,
+        key_hash: str,
+        rate_limit: tuple[int, int] | None = None,
+        role: str = USER,
+        retention_days: int | None = None,
     ) -> StoredKey:
         existing = await self.db.fetch_one(sa.select(api_keys.c.id).where(api_keys.c.name == name))
         if existing is not None:
             raise KeyExists(f"a key named {name!r} exists already")
-        key = StoredKey(uuid.uuid4(), name, key_hash, rate_limit, role, created_at=utcnow())
+        key = StoredKey(uuid.uuid4(), name, key_hash, rate_limit, role, utcnow(), None, retention_days)
         await self.db.execute(
             api_keys.insert().values(
                 id=key.id,
@@ -91,6 +98,7 @@ class KeyStore:
                 rate_limit_window_seconds=rate_limit[1] if rate_limit else None,
                 created_at=key.created_at,
                 role=role,
+                retention_days=retention_days,
             )
         )
         return key
@@ -114,6 +122,11 @@ class KeyStore:
             api_keys.select().where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
         )
         return _stored_key(row) if row is not None else None
+
+    async def retention(self) -> dict[uuid.UUID, int]:
+        """The keys (revoked ones too) whose records are kept for days of their own."""
+        query = sa.select(api_keys.c.id, api_keys.c.retention_days).where(api_keys.c.retention_days.is_not(None))
+        return {row["id"]: row["retention_days"] for row in await self.db.fetch_all(query)}
 
     async def any_created(self) -> bool:
         """Whether any key was ever created: revoking the last one must not open the gateway."""

@@ -37,8 +37,9 @@ from gateway.search import Search
 from gateway.settings import Settings, mask_url
 from gateway.store import Store
 from gateway.tokens import Tokens
-from gateway.upkeep import Upkeep
+from gateway.upkeep import Retention, Upkeep
 from gateway.upstream import OpenAI
+from gateway.usage import Price, Usage
 
 log = logging.getLogger("gateway")
 
@@ -62,6 +63,13 @@ def make_router(settings: Settings, routing: Routing) -> Router:
         health = Health(deployment.name, routing.allowed_fails, routing.cooldown_time, deployment.rpm)
         upstreams.append(Upstream(deployment, llm, health))
     return Router(routing, upstreams, settings.openai_connect_deadline, settings.redis_url, transport)
+
+
+def prices(settings: Settings, routing: Routing) -> dict[str, Price]:
+    """Each model's price: the configuration file's (LiteLLM's costs a token), then MODEL_PRICES'."""
+    found = {model: Price(*price) for model, price in routing.prices().items()}
+    found.update((model, Price(input_, output, cached)) for model, input_, output, cached in settings.model_prices)
+    return found
 
 
 async def once_connected(upkeep: Upkeep, keys: Keys, settings: Settings) -> int:
@@ -107,6 +115,21 @@ async def housekeeping(upkeep: Upkeep, streams: Streams, settings: Settings) -> 
             log.warning("housekeeping failed: %s", exc)
 
 
+async def retention(upkeep: Upkeep, keys: KeyStore, settings: Settings) -> None:
+    """Records past their retention deleted (or their text removed), every RETENTION_SWEEP_SECONDS,
+    in a task of its own: a long sweep must not delay the heartbeat."""
+    while True:
+        await asyncio.sleep(settings.retention_sweep_seconds)
+        try:
+            kept = Retention(settings.retention_days, await keys.retention(), settings.prompt_retention_days)
+            if kept.active:
+                expired = await upkeep.expire(kept)
+                if expired.deleted or expired.redacted:
+                    log.info("retention: %d records deleted, %d made text-free", expired.deleted, expired.redacted)
+        except Exception as exc:
+            log.warning("retention failed: %s", exc)
+
+
 def lifespan(settings: Settings, routing: Routing) -> Any:
     @contextlib.asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -148,11 +171,13 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
             else None
         )
         chores = asyncio.ensure_future(housekeeping(upkeep, streams, settings))
+        expiry = asyncio.ensure_future(retention(upkeep, key_store, settings))
         try:
             yield {
                 "settings": settings,
                 "store": store,
                 "search": Search(database, settings.database_kind),
+                "usage": Usage(database, prices(settings, routing)),
                 "key_store": key_store,
                 "audit": AuditLog(database, settings.database_kind),
                 "keys": keys,
@@ -164,6 +189,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
             }
         finally:
             chores.cancel()
+            expiry.cancel()
             if connecting is not None:
                 connecting.cancel()
             await streams.shutdown(SHUTDOWN_FINALISE_SECONDS)

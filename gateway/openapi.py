@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway import v1
 from gateway.admin import AUDIT_FIELDS, KEY_FIELDS
 from gateway.formats import FORMATS
-from gateway.inputs import HISTORY_FIELDS, SEARCH_FIELDS, STREAM_OPTIONS, stream_fields
-from gateway.response_input import response_fields
+from gateway.inputs import EXPORT_FIELDS, HISTORY_FIELDS, SEARCH_FIELDS, STREAM_OPTIONS, USAGE_FIELDS, stream_fields
+from gateway.openapi_v1 import v1_paths
 from gateway.schemas import (
-    JSON,
     SSE_EVENT,
     body,
     errors,
@@ -25,6 +23,7 @@ from gateway.schemas import (
     query,
     record_schema,
     ref,
+    usage_schema,
 )
 from gateway.settings import Settings
 
@@ -108,60 +107,24 @@ def spec(settings: Settings, version: str) -> dict[str, Any]:
                 "responses": {"200": json_response(ref("SearchPage"), "Ranked matches"), **read_errors},
             }
         },
-        "/v1/chat/completions": {
-            "post": {
-                "summary": "OpenAI-compatible chat completions (stream true or false)",
-                "requestBody": body(v1.chat_fields(settings.max_prompt_chars), closed=False),
-                "responses": {
-                    "200": {
-                        "description": "A chat.completion object, or its chunks as SSE",
-                        "content": {JSON: {"schema": {"type": "object"}}, "text/event-stream": {"schema": SSE_EVENT}},
-                    },
-                    **errors(400, 401, 403, 408, 413, 415, 422, 429, 502, 503, 504),
-                },
-            }
-        },
-        **responses_paths(settings),
-        "/v1/models": {
+        "/usage": {
             "get": {
-                "summary": "OpenAI-compatible model list: the upstream's models",
-                "responses": {
-                    "200": json_response({"type": "object"}, "The models"),
-                    **errors(401, 429, 502, 503, 504),
-                },
+                "summary": "Requests, tokens, errors, TTFT and cost per day, model or key (yours; an admin's: all)",
+                "parameters": query(USAGE_FIELDS),
+                "responses": {"200": json_response(usage_schema(), "Usage"), **errors(401, 403, 404, 422, 429, 503)},
             }
         },
-        "/v1/models/{model}": {
+        "/history/export": {
             "get": {
-                "summary": "One model, as OpenAI describes it",
-                "parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "summary": "Every record of a time range, oldest first, as JSON lines (streamed)",
+                "parameters": query(EXPORT_FIELDS),
                 "responses": {
-                    "200": json_response({"type": "object"}, "The model"),
-                    **errors(401, 404, 429, 502, 503, 504),
+                    "200": {"description": "One record a line", "content": {"application/x-ndjson": {}}},
+                    **read_errors,
                 },
             }
         },
-        "/v1/embeddings": {
-            "post": {
-                "summary": "OpenAI-compatible embeddings, passed through to the upstream (not recorded)",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        JSON: {
-                            "schema": {
-                                "type": "object",
-                                "required": ["input"],
-                                "properties": {"input": {}, "model": {"type": "string"}},
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "200": json_response({"type": "object"}, "The embeddings, as the upstream answered"),
-                    **errors(400, 401, 403, 404, 408, 413, 415, 422, 429, 502, 503, 504),
-                },
-            }
-        },
+        **v1_paths(settings),
         **admin_paths(),
         "/": {
             "get": {
@@ -224,6 +187,7 @@ def admin_paths() -> dict[str, Any]:
         "rate_limit": {"type": ["string", "null"]},
         "created_at": {"type": ["string", "null"], "format": "date-time"},
         "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+        "retention_days": {"type": ["integer", "null"], "description": "null: RETENTION_DAYS"},
     }
     key = {"type": "object", "properties": key_properties}
     made = {"type": "object", "properties": {**key_properties, "key": {"type": "string", "description": "shown once"}}}
@@ -263,40 +227,5 @@ def admin_paths() -> dict[str, Any]:
                 "parameters": query(AUDIT_FIELDS),
                 "responses": {"200": json_response(audited, "A page of events"), **errors(401, 403, 422, 429, 503)},
             }
-        },
-    }
-
-
-def responses_paths(settings: Settings) -> dict[str, Any]:
-    """OpenAI's Responses API, over any chat-completions upstream."""
-    response_id = {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    answered = {
-        "description": "A Response object, or its events as SSE",
-        "content": {JSON: {"schema": {"type": "object"}}, "text/event-stream": {"schema": SSE_EVENT}},
-    }
-    resume = [
-        {"name": "stream", "in": "query", "schema": {"type": "boolean"}, "description": "its events again"},
-        {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}, "description": "resume after it"},
-    ]
-    deleted = {"type": "object", "properties": {"id": {"type": "string"}, "deleted": {"type": "boolean"}}}
-    return {
-        "/v1/responses": {
-            "post": {
-                "summary": "OpenAI-compatible Responses (stream true or false), chained by previous_response_id",
-                "requestBody": body(response_fields(settings.max_prompt_chars)),
-                "responses": {"200": answered, **errors(400, 401, 403, 404, 408, 413, 415, 422, 429, 502, 503, 504)},
-            }
-        },
-        "/v1/responses/{response_id}": {
-            "get": {
-                "summary": "A response as it stands, or its events again (stream=true), resumable",
-                "parameters": [response_id, *resume],
-                "responses": {"200": answered, **errors(401, 404, 422, 429, 503)},
-            },
-            "delete": {
-                "summary": "Delete a response (its record)",
-                "parameters": [response_id],
-                "responses": {"200": json_response(deleted, "Deleted"), **errors(401, 403, 404, 429, 503)},
-            },
         },
     }

@@ -126,3 +126,28 @@ def health_schema() -> dict[str, Any]:
             "upstreams": {"type": "array", "items": upstream},
         },
     }
+
+
+def usage_schema() -> dict[str, Any]:
+    counts = ("requests", "errors", "cancelled", "interrupted", "prompt_tokens", "completion_tokens",
+              "cached_tokens", "reasoning_tokens", "estimated", "total_tokens")  # fmt: skip
+    tally: dict[str, Any] = {name: {"type": "integer", "minimum": 0} for name in counts}
+    tally["ttft_ms"] = {
+        "type": "object",
+        "properties": {name: {"type": ["number", "null"]} for name in ("p50", "p95")},
+        "description": "estimated from a histogram of the times to the first token",
+    }
+    tally["cost"] = {"type": ["number", "null"], "description": "US dollars, for the models with a price"}
+    group = {name: {"type": ["string", "null"]} for name in ("day", "model", "key", "key_id")}
+    item = {"type": "object", "required": [*counts, "ttft_ms", "cost"], "properties": {**group, **tally}}
+    return {
+        "type": "object",
+        "required": ["from", "to", "group_by", "items", "total"],
+        "properties": {
+            "from": {"type": "string", "format": "date"},
+            "to": {"type": "string", "format": "date"},
+            "group_by": {"enum": ["day", "model", "key"]},
+            "items": {"type": "array", "items": item},
+            "total": {"type": "object", "properties": tally},
+        },
+    }

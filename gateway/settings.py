@@ -7,12 +7,13 @@ directory (the environment wins). A bad value raises `ConfigError` naming the va
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 T = TypeVar("T")
@@ -105,6 +106,32 @@ def _transport(text: str) -> str:
     return text
 
 
+def _prices(text: str) -> tuple[tuple[str, float, float, float | None], ...]:
+    """MODEL_PRICES: {"model": {"input": 0.15, "output": 0.6, "cached": 0.075}, ...}, in US dollars a
+    million tokens (`cached` optional: cached input costs the input price then)."""
+    try:
+        table = json.loads(text)
+    except ValueError:
+        raise ValueError("expected a JSON object of models") from None
+    if not isinstance(table, dict):
+        raise ValueError("expected a JSON object of models")
+    prices = []
+    for model, price in table.items():
+        if (
+            not isinstance(price, dict)
+            or not {"input", "output"} <= set(price)
+            or set(price) - {"input", "output", "cached"}
+        ):
+            raise ValueError(f"{model}: expected input, output and optionally cached")
+        values: list[Any] = [price.get(name) for name in ("input", "output", "cached")]
+        for value in values:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+                raise ValueError(f"{model}: prices are numbers of 0 or more")
+        cached = float(values[2]) if values[2] is not None else None
+        prices.append((str(model), float(values[0]), float(values[1]), cached))
+    return tuple(prices)
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -164,6 +191,11 @@ class Settings:
     jwt_jwks_url: str = ""  # the issuer's keys, when it has no discovery document
     jwt_audience: str = ""
     jwt_role_claim: str = "role"
+    # US dollars a million tokens, by model: (model, input, output, cached input or None).
+    model_prices: tuple[tuple[str, float, float, float | None], ...] = field(default_factory=tuple)
+    retention_days: int = 0  # records older than this are deleted (0: kept for good)
+    prompt_retention_days: int = 0  # records older than this keep their usage, not their text (0: never)
+    retention_sweep_seconds: float = 60.0  # how often retention looks for records past it
     # Every OTEL_* variable, for the OpenTelemetry SDK, which reads them itself (tracing.py).
     otel: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
@@ -237,6 +269,10 @@ class Settings:
         take("JWT_JWKS_URL", _http_url)
         take("JWT_AUDIENCE", str)
         take("JWT_ROLE_CLAIM", str)
+        take("MODEL_PRICES", _prices)
+        take("RETENTION_DAYS", _non_negative_int)
+        take("PROMPT_RETENTION_DAYS", _non_negative_int)
+        take("RETENTION_SWEEP_SECONDS", _positive_float)
         if values.get("jwt_jwks_url") and not values.get("oidc_issuer"):
             raise ConfigError("JWT_JWKS_URL needs OIDC_ISSUER: the issuer a token's iss must name")
         if values.get("oidc_issuer") and not values.get("jwt_audience"):

@@ -7,6 +7,7 @@ these tags, so a new column is declared once, here.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,12 +80,21 @@ records = sa.Table(
     sa.Index("ix_records_conversation", "conversation_id", "created_at"),
     sa.Index("ix_records_status_heartbeat", "status", "heartbeat_at"),
     sa.Index("ix_records_key_created_id", "api_key_id", sa.desc("created_at"), sa.desc("id")),
+    # The records whose text is still kept, oldest first: what PROMPT_RETENTION_DAYS removes next.
+    sa.Index(
+        "ix_records_unredacted",
+        "created_at",
+        postgresql_where=sa.text("redacted_at IS NULL"),
+        sqlite_where=sa.text("redacted_at IS NULL"),
+    ),
 )
 
 
 def columns(use: str) -> tuple[str, ...]:
     """The names of the record columns tagged with `use`, in the table's order."""
-    return tuple(column.name for column in records.columns if use in column.info.get("uses", ()))
+    return tuple(
+        str(column.name) for column in records.columns if use in column.info.get("uses", ())
+    )  # not quoted_name: orjson wants str keys
 
 
 RECORD_FIELDS = columns(API)
@@ -102,6 +112,7 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("role", sa.String(16), nullable=False, server_default="user"),
+    sa.Column("retention_days", sa.Integer, nullable=True),  # overrides RETENTION_DAYS for its records
 )
 
 # Who did what to keys and records, and which admin calls were refused. The gateway only inserts.
@@ -118,4 +129,24 @@ audit_events = sa.Table(
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("client", sa.String(100), nullable=True),
     sa.Index("ix_audit_events_at_id", sa.desc("at"), sa.desc("id")),
+)
+
+# Usage per day (UTC), owner (NIL_OWNER: the operator's key, or an open gateway), model and shard,
+# kept by a trigger on the records' last write (schema/versions/0010; usage.py reads it). TTFT is a
+# histogram: one count per bucket, each bucket's upper bound in ms (the last one has none).
+TTFT_BOUNDS = (10, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000)
+TTFT_BUCKETS = (*(f"ttft_le_{bound}" for bound in TTFT_BOUNDS), "ttft_over")
+USAGE_COUNTS = ("requests", "errors", "cancelled", "interrupted", "prompt_tokens", "completion_tokens",
+                "cached_tokens", "reasoning_tokens", "estimated", *TTFT_BUCKETS)  # fmt: skip
+NIL_OWNER = uuid.UUID(int=0)
+
+usage_daily = sa.Table(
+    "usage_daily",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("owner", sa.Uuid(as_uuid=True), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("shard", sa.Integer, nullable=False),
+    *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in USAGE_COUNTS),
+    sa.PrimaryKeyConstraint("day", "owner", "model", "shard", name="pk_usage_daily"),
 )

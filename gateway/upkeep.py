@@ -1,13 +1,20 @@
 """The upkeep of records that nobody's request does: a live stream's heartbeat, the sweep of
-streams a crashed process left `streaming`, and (later) retention.
+streams a crashed process left `streaming`, and retention (records deleted after RETENTION_DAYS
+or their key's own days; their text removed, their usage kept, after PROMPT_RETENTION_DAYS).
 
 Statements that touch many records at once; each passes over rows another transaction holds, so
-none of them ever waits for a stream's own writes. Never imports Starlette.
+none of them ever waits for a stream's own writes. Retention goes in batches, each its own short
+transaction, with a pause between them, so that deleting a million records never holds a lock, nor
+the database, long enough to slow the streams beside it. Never imports Starlette.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +23,34 @@ from databases import Database
 from gateway.stamps import stamp, utcnow
 from gateway.store import SWEPT
 from gateway.tables import records
+
+# Rows a retention statement takes at once, and the pause after each (SQLite has one writer: the
+# streams' writes wait for each batch, so its batches are smaller).
+BATCH = {"postgresql": 1000, "sqlite": 200}
+PAUSE_SECONDS = 0.02
+# What removing a record's text blanks: everything it was asked and answered.
+TEXT = {"prompt": "", "response": "", "system": None, "messages": None, "tools": None, "tool_calls": None,
+        "tool_text": None, "params": None}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long records are kept: `days` (0: for good), some keys' own days (by key id), and how
+    long their text is kept (0: as long as the record)."""
+
+    days: int = 0
+    by_key: Mapping[uuid.UUID, int] = field(default_factory=dict)
+    text_days: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.days or self.by_key or self.text_days)
+
+
+@dataclass
+class Expired:
+    deleted: int = 0
+    redacted: int = 0
 
 
 class Upkeep:
@@ -46,6 +81,51 @@ class Upkeep:
             .returning(records.c.id)
         )
         return len(await self.db.fetch_all(query))
+
+    async def expire(self, retention: Retention, now: dt.datetime | None = None) -> Expired:
+        """Delete the records past their retention, then remove the text of those past the text's;
+        in batches, until none is left."""
+        now = now or utcnow()
+        done = Expired()
+        for owner, days in retention.by_key.items():
+            done.deleted += await self._batches(records.c.api_key_id == owner, now - dt.timedelta(days=days))
+        if retention.days:
+            others: sa.ColumnElement[bool] = sa.true()
+            if retention.by_key:  # the keys with days of their own are done (not NOT IN: `databases`
+                # binds an expanding UUID list on SQLite untyped)
+                owned = sa.and_(*(records.c.api_key_id != owner for owner in retention.by_key))
+                others = sa.or_(records.c.api_key_id.is_(None), owned)
+            done.deleted += await self._batches(others, now - dt.timedelta(days=retention.days))
+        if retention.text_days:
+            cutoff = now - dt.timedelta(days=retention.text_days)
+            done.redacted = await self._batches(records.c.redacted_at.is_(None), cutoff, redact=now)
+        return done
+
+    async def _batches(
+        self, condition: sa.ColumnElement[bool], cutoff: dt.datetime, redact: dt.datetime | None = None
+    ) -> int:
+        """Delete (or, with `redact`, blank) the ended records made before `cutoff` that match, a
+        batch at a time, oldest first."""
+        size = BATCH[self.kind]
+        total = 0
+        while True:
+            batch = (
+                sa.select(records.c.id)
+                .where(condition, records.c.created_at < stamp(self.kind, cutoff), records.c.status != "streaming")
+                .order_by(records.c.created_at)
+                .limit(size)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            if redact is None:
+                query: Any = records.delete().where(records.c.id.in_(batch))
+            else:
+                query = records.update().where(records.c.id.in_(batch)).values(**TEXT, redacted_at=redact)
+            count = len(await self.db.fetch_all(query.returning(records.c.id)))
+            total += count
+            if count < size:
+                return total
+            await asyncio.sleep(PAUSE_SECONDS)
 
 
 def _live(condition: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:

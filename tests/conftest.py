@@ -119,6 +119,7 @@ async def _clean(url: str) -> None:
         await database.execute("DELETE FROM records")
         await database.execute("DELETE FROM api_keys")
         await database.execute("DELETE FROM audit_events")
+        await database.execute("DELETE FROM usage_daily")
     finally:
         await database.disconnect()
 

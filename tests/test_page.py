@@ -1,9 +1,12 @@
 """The page in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright): type, stream,
-see the answer, find it in history and in search, nothing stored can inject script, and an
-EventSource cut mid-answer resumes by itself without repeating or losing a character."""
+see the answer, find it in history and in search, nothing stored can inject script, an
+EventSource cut mid-answer resumes by itself without repeating or losing a character, the usage
+chart shows the day's tokens, and the export button downloads the history."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -125,3 +128,36 @@ async def test_event_source_resumes_by_itself_after_the_connection_drops(
         assert proxy.connections >= 3  # the page, the first stream, and EventSource's own reconnect
     finally:
         await proxy.stop()
+
+
+async def test_the_usage_chart_shows_todays_tokens_and_the_export_button_downloads_the_history(
+    browser: Browser, uvicorn_gateway: Callable[..., UvicornProcess], tmp_path: Path
+) -> None:
+    server = uvicorn_gateway(API_KEY=KEY, MOCK_DELAY_SECONDS="0")
+    async with httpx.AsyncClient(timeout=30) as client:
+        for prompt in ("Explain tides", "Explain glaciers"):
+            await client.post(server.url + "/stream", json={"prompt": prompt}, headers={"x-api-key": KEY})
+        used = (await client.get(server.url + "/usage", headers={"x-api-key": KEY})).json()["total"]
+    page = await open_page(browser, server.url)
+    await page.wait_for_function("document.querySelectorAll('#chart g').length === 30")
+    bars = await page.eval_on_selector_all(
+        "#chart g", "nodes => nodes.map(n => [n.dataset.day, Number(n.dataset.tokens)])"
+    )
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert bars[-1] == [today, used["total_tokens"]] and used["total_tokens"] > 0
+    assert all(tokens == 0 for _, tokens in bars[:-1])
+    heights = await page.eval_on_selector_all(
+        "#chart g:last-of-type rect", "nodes => nodes.map(n => n.getBBox().height)"
+    )
+    assert sum(heights) > 100  # the day's bar reaches the top of the chart: it is the largest
+    assert (await page.text_content("#totals") or "").startswith("2 requests")
+    async with page.expect_download() as downloading:
+        await page.click("#export")
+    download = await downloading.value
+    saved = tmp_path / download.suggested_filename
+    await download.save_as(saved)
+    assert download.suggested_filename.endswith(f"-{today}.jsonl")
+    exported = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert [record["prompt"] for record in exported] == ["Explain tides", "Explain glaciers"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "page-usage.png"), full_page=True)

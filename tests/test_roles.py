@@ -68,17 +68,20 @@ async def test_each_role_on_every_route(make_gateway: Any) -> None:
 async def test_the_admin_api_makes_lists_and_revokes_keys(make_gateway: Any) -> None:
     gateway: Gateway = await make_gateway(api_key=OPERATOR_KEY)
     made = await gateway.post(
-        "/admin/keys", json={"name": "dana", "role": "viewer", "rate_limit": "5/60"}, headers=as_(OPERATOR_KEY)
+        "/admin/keys",
+        json={"name": "dana", "role": "viewer", "rate_limit": "5/60", "retention_days": 7},
+        headers=as_(OPERATOR_KEY),
     )
     assert made.status_code == 201, made.text
     body = made.json()
     assert body["name"] == "dana" and body["role"] == "viewer" and body["rate_limit"] == "5/60"
+    assert body["retention_days"] == 7 and await gateway.state["key_store"].retention() != {}
     key = body["key"]
     assert key.startswith("gw_") and (await gateway.get("/history", headers=as_(key))).status_code == 200
     assert_error(await gateway.post("/stream", json={"prompt": "hi"}, headers=as_(key)), 403)
     assert_error(await gateway.post("/admin/keys", json={"name": "dana"}, headers=as_(OPERATOR_KEY)), 409, "dana")
     for bad in ({}, {"name": "no spaces"}, {"name": "x", "role": "root"}, {"name": "x", "rate_limit": "5"},
-                {"name": "x", "colour": "red"}):  # fmt: skip
+                {"name": "x", "colour": "red"}, {"name": "x", "retention_days": 0}):  # fmt: skip
         assert_error(await gateway.post("/admin/keys", json=bad, headers=as_(OPERATOR_KEY)), 422)
     listed = (await gateway.get("/admin/keys", headers=as_(OPERATOR_KEY))).json()["items"]
     assert [(k["name"], k["role"], k["status"]) for k in listed] == [("dana", "viewer", "active")]

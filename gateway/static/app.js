@@ -1,10 +1,11 @@
-// The gateway's page: stream through EventSource (resuming by itself after a drop), history, search.
+// The gateway's page: stream through EventSource (resuming by itself after a drop), history, search,
+// usage (a chart of tokens per day, drawn as SVG) and an export of the history.
 // Everything that came from the server is put in the page as text; only <mark> is ever made an element.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const keyInput = $("key");
 keyInput.value = localStorage.getItem("gateway.apiKey") || "";
-keyInput.addEventListener("change", () => { localStorage.setItem("gateway.apiKey", keyInput.value.trim()); refresh(); });
+keyInput.addEventListener("change", () => { localStorage.setItem("gateway.apiKey", keyInput.value.trim()); refresh(); usage(); });
 
 function headers() {
   const key = keyInput.value.trim();
@@ -41,7 +42,7 @@ $("ask").addEventListener("submit", (event) => {
   setStatus("streaming…");
   source.onopen = () => { if (text) setStatus("resumed"); };
   source.onmessage = (message) => {
-    if (message.data === "[DONE]") { stopStream("done"); refresh(); return; }
+    if (message.data === "[DONE]") { stopStream("done"); refresh(); usage(); return; }
     const chunk = JSON.parse(message.data);
     if (chunk.error) {
       answer.classList.add("error");
@@ -139,4 +140,79 @@ $("search").addEventListener("submit", (event) => {
 $("clear").addEventListener("click", () => { $("query").value = ""; view = { mode: "history", offset: 0, query: "" }; refresh(); });
 $("newer").addEventListener("click", () => { view.offset = Math.max(0, view.offset - LIMIT); refresh(); });
 $("older").addEventListener("click", () => { view.offset += LIMIT; refresh(); });
+
+// --- usage and export --------------------------------------------------------------------
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgNode(name, attributes, text) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// One bar a day: input tokens below, output tokens above, the day and its figures as a tooltip.
+function drawChart(days) {
+  const width = 600, height = 136, gap = 2;
+  const top = Math.max(1, ...days.map((day) => day.total_tokens));
+  const slot = width / Math.max(days.length, 1);
+  const scale = (tokens) => (tokens / top) * height;
+  const nodes = [];
+  days.forEach((day, index) => {
+    const x = index * slot + gap / 2, w = Math.max(slot - gap, 1);
+    const input = scale(day.prompt_tokens), output = scale(day.completion_tokens);
+    const bar = svgNode("g", { "data-day": day.day, "data-tokens": day.total_tokens });
+    bar.append(
+      svgNode("title", {}, `${day.day}: ${day.requests} requests, ${day.prompt_tokens} tokens in, ${day.completion_tokens} out`),
+      svgNode("rect", { class: "prompt", x, y: height - input, width: w, height: input }),
+      svgNode("rect", { class: "completion", x, y: height - input - output, width: w, height: output }),
+    );
+    nodes.push(bar);
+  });
+  $("chart").replaceChildren(...nodes);
+  $("first-day").textContent = days.length ? days[0].day : "";
+  $("last-day").textContent = days.length ? days[days.length - 1].day : "";
+}
+
+const ms = (value) => (value === null ? "–" : `${Math.round(value)} ms`);
+
+async function usage() {
+  try {
+    const response = await fetch("/usage?group_by=day", { headers: headers() });
+    const body = await response.json();
+    if (!response.ok) { $("chart").replaceChildren(); $("totals").textContent = body.error ? body.error.message : "error"; return; }
+    drawChart(body.items);
+    const total = body.total;
+    const cost = total.cost === null ? "" : ` · $${total.cost.toFixed(4)}`;
+    $("totals").textContent = `${total.requests} requests · ${total.total_tokens} tokens (${total.prompt_tokens} in, ` +
+      `${total.completion_tokens} out) · ${total.errors} errors · first token p50 ${ms(total.ttft_ms.p50)}, ` +
+      `p95 ${ms(total.ttft_ms.p95)}${cost}`;
+  } catch (error) {
+    $("totals").textContent = "the gateway cannot be reached";
+  }
+}
+
+// The export needs the key in a header, so it is fetched, then handed to the browser as a file.
+$("export").addEventListener("click", async () => {
+  const button = $("export");
+  button.disabled = true;
+  try {
+    const response = await fetch("/history/export", { headers: headers() });
+    if (!response.ok) { const body = await response.json(); $("totals").textContent = body.error.message; return; }
+    const named = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "");
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = named ? named[1] : "history.jsonl";
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  } catch (error) {
+    $("totals").textContent = "the export failed: the gateway cannot be reached";
+  } finally {
+    button.disabled = false;
+  }
+});
+
 refresh();
+usage();
