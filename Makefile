@@ -41,6 +41,7 @@ bench-smoke: install
 	$(BIN)/python -m bench.search --records 20000
 	$(BIN)/python -m bench.profile short --mode turns --requests 50
 	$(BIN)/python -m bench.failover --requests 20 --rounds 1
+	$(BIN)/python -m bench.history --records 20000
 
 # The long reliability run (by hand): 500 leaving clients, 100 streams under SIGTERM, a PostgreSQL
 # restart under load, and over 10,000 schemathesis examples a database; it ends by printing its figures.
