@@ -9,10 +9,12 @@
   (p50 and p95), beside the same sums read from the records themselves.
 - export: `GET /history/export` of every record through a real gateway, while its RSS is sampled
   every 20 ms: records a second, and the RSS before, at its peak and after.
-- retention: the records made 400 days ago, a gateway with RETENTION_DAYS=365 deleting them in its
-  sweep, and the `paced` workload of bench.run (streams of 50 chunks 20 ms apart) run against it
-  while it deletes, then once it has finished, and against the upstream directly: the duration
-  over the upstream's, during and after, and how fast the records went.
+- retention: the records made 400 days ago; the `paced` workload of bench.run (streams of 50
+  chunks 20 ms apart) against a gateway that keeps them (before), against one with
+  RETENTION_DAYS=365 while its sweep deletes them, and once they are gone (after), each run beside
+  the upstream directly: the duration over the upstream's, and how fast the records went.
+- the trigger: a stream's last write (the UPDATE the group commit sends, 200 at a time) with the
+  rollup's trigger and without it, in microseconds a record.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ COLUMNS = ["id", "conversation_id", "prompt", "response", "status", "model", "st
 MODELS = ("gpt-4o-mini", "gpt-4o", "claude-like")
 KEY = "bench-operator-key-0123456789"
 REPEATS = 50
+PARTS = ("usage", "export", "retention", "trigger")
 
 
 def synthetic(count: int, newest: dt.datetime, days: float, seed: int = 5) -> list[tuple[Any, ...]]:
@@ -86,6 +89,36 @@ async def end_every_record(url: str) -> float:
         return time.perf_counter() - started
     finally:
         await connection.close()
+
+
+async def trigger_cost(url: str, count: int) -> str:
+    """A stream's last write for `count` records, 200 a statement as a group commit sends them, with
+    the rollup's trigger and without it (disabled), twice each, alternating: microseconds a record."""
+    rows = synthetic(count, dt.datetime.now(dt.UTC), 1, seed=9)
+    connection = await asyncpg.connect(url)
+    ending = (
+        "UPDATE records SET status = 'complete', response = $2, completed_at = now(), ttft_ms = $3, "
+        "prompt_tokens = $4, completion_tokens = $5 WHERE id = $1"
+    )
+    spent: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for trigger in (True, False, True, False):
+            await connection.execute("TRUNCATE records")
+            await connection.copy_records_to_table("records", records=rows, columns=COLUMNS)
+            await connection.execute(f"ALTER TABLE records {'ENABLE' if trigger else 'DISABLE'} TRIGGER records_usage")
+            await connection.execute("VACUUM ANALYZE records")
+            started = time.perf_counter()
+            for start in range(0, count, 200):
+                batch = [(row[0], row[3] + " and more", row[9], row[10], row[11]) for row in rows[start : start + 200]]
+                await connection.executemany(ending, batch)
+            spent[trigger].append((time.perf_counter() - started) / count * 1e6)
+    finally:
+        await connection.close()
+    with_it, without = min(spent[True]), min(spent[False])
+    return (
+        f"a stream's last write, 200 a statement ({count:,} records): {with_it:.0f} µs a record with the usage "
+        f"trigger, {without:.0f} µs without (+{with_it - without:.0f} µs, {with_it / without:.2f}x; best of two)"
+    )
 
 
 async def timed_get(client: httpx.AsyncClient, path: str, params: dict[str, str], repeats: int) -> tuple[float, float]:
@@ -165,76 +198,95 @@ async def expired_records(url: str) -> int:
         await connection.close()
 
 
+def paced_ratio(direct: Target, target: Target, paced: Workload) -> float:
+    """One paced run's duration over the upstream's own, measured just before it."""
+    base = asyncio.run(measure(direct, paced))["dur_p50_s"]
+    return asyncio.run(measure(target, paced))["dur_p50_s"] / base
+
+
 def retention(workdir: Path, url: str, count: int, paced: Workload) -> list[str]:
-    """The paced workload against a gateway deleting `count` expired records, then after."""
+    """The paced workload against a gateway on the expired records that does not delete them
+    (before), against one that does (while it deletes), then once they are gone (after)."""
     upstream = Server("upstream", "bench.fake_openai:app", 1, {}, workdir / "upstream.log")
-    env = {"DATABASE_URL": url, "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream.port}/v1",
-           "RETENTION_DAYS": "365", "RETENTION_SWEEP_SECONDS": "2", "RATE_LIMIT_REQUESTS": "100000000"}  # fmt: skip
-    gateway = Server("gateway", "gateway.app:app", 0, env, workdir / "retention-gateway.log")
     direct = Target("direct", upstream, "/v1/chat/completions", "messages")
-    target = Target("gateway", gateway, "/stream", "prompt")
+    env = {"DATABASE_URL": url, "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream.port}/v1",
+           "RATE_LIMIT_REQUESTS": "100000000"}  # fmt: skip
     try:
-        started = time.monotonic()
-        during: list[float] = []
-        while not during or asyncio.run(expired_records(url)) > 0:
-            base = asyncio.run(measure(direct, paced))["dur_p50_s"]
-            during.append(asyncio.run(measure(target, paced))["dur_p50_s"] / base)
-            if time.monotonic() - started > 1800:
-                break
-        deleted_in = time.monotonic() - started
-        after = []
-        for _ in range(3):
-            base = asyncio.run(measure(direct, paced))["dur_p50_s"]
-            after.append(asyncio.run(measure(target, paced))["dur_p50_s"] / base)
+        keeping = Server("gateway", "gateway.app:app", 0, env, workdir / "keeping-gateway.log")
+        try:
+            before = [paced_ratio(direct, Target("gateway", keeping, "/stream", "prompt"), paced) for _ in range(3)]
+        finally:
+            keeping.stop()
+        env.update(RETENTION_DAYS="365", RETENTION_SWEEP_SECONDS="2")
+        deleting = Server("gateway", "gateway.app:app", 0, env, workdir / "retention-gateway.log")
+        target = Target("gateway", deleting, "/stream", "prompt")
+        try:
+            started = time.monotonic()
+            during: list[float] = []
+            while not during or asyncio.run(expired_records(url)) > 0:
+                during.append(paced_ratio(direct, target, paced))
+                if time.monotonic() - started > 3600:
+                    break
+            deleted_in = time.monotonic() - started
+            after = [paced_ratio(direct, target, paced) for _ in range(3)]
+        finally:
+            deleting.stop()
     finally:
-        gateway.stop()
         upstream.stop()
     return [
-        f"retention: {count:,} expired records deleted within {deleted_in:.0f} s (the sweep starts 2 s after "
-        f"start-up; {count / deleted_in:,.0f} a second, measured until none is left)",
+        f"retention: {count:,} expired records deleted within {deleted_in:.0f} s of start-up (the sweep starts "
+        f"after 2 s; {count / deleted_in:,.0f} a second, measured until none is left)",
         f"paced ({paced.total} streams, {paced.chunks} chunks {paced.delay * 1000:.0f} ms apart), duration "
-        f"x the upstream's: while deleting {statistics.median(during):.2f}x (max {max(during):.2f}x, "
-        f"{len(during)} runs); after {statistics.median(after):.2f}x",
+        f"x the upstream's, median (max): before {statistics.median(before):.2f}x ({max(before):.2f}), "
+        f"while deleting {statistics.median(during):.2f}x ({max(during):.2f}, {len(during)} runs), "
+        f"after {statistics.median(after):.2f}x ({max(after):.2f})",
     ]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"some of {', '.join(PARTS)}")
     args = parser.parse_args()
-    count = args.records
+    count, parts = args.records, args.parts.split(",")
     paced = Workload("paced", 200, 100, 50, 0.02) if count >= 100_000 else Workload("paced", 20, 10, 10, 0.02)
     workdir = Path(tempfile.mkdtemp(prefix="gateway-history-"))
-    names = [f"gateway_history_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    urls = [f"{base}/{name}" for name in names]
+    name = f"gateway_history_{uuid.uuid4().hex[:8]}"
+    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     now = dt.datetime.now(dt.UTC)
     report: list[str] = []
+
+    def fresh() -> None:
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
+        migrate(url)
+
     try:
-        for name, url in zip(names, urls, strict=True):
-            asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
-            migrate(url)
-        asyncio.run(load(urls[0], synthetic(count, now, 29.5)))
-        seconds = asyncio.run(end_every_record(urls[0]))
-        report.append(f"rollup: {count:,} records ended in {seconds:.1f} s, their trigger included")
-        env = {"DATABASE_URL": urls[0], "API_KEY": KEY, "RATE_LIMIT_ENABLED": "false"}
-        server = Server("gateway", "gateway.app:app", 0, env, workdir / "gateway.log")
-        try:
-            report += [
-                "",
-                "| query | p50 ms | p95 ms |",
-                "|---|---|---|",
-                *asyncio.run(usage(server, urls[0], now.date())),
-            ]
-            report += ["", asyncio.run(export(server))]
-        finally:
-            server.stop()
-        expired = synthetic(count, now - dt.timedelta(days=400), 1)
-        asyncio.run(load(urls[1], [(*row[:4], "complete", *row[5:]) for row in expired]))
-        report += ["", *retention(workdir, urls[1], count, paced)]
+        if "usage" in parts or "export" in parts:
+            fresh()
+            asyncio.run(load(url, synthetic(count, now, 29.5)))
+            seconds = asyncio.run(end_every_record(url))
+            report.append(f"rollup: {count:,} records ended in {seconds:.1f} s, their trigger included")
+            env = {"DATABASE_URL": url, "API_KEY": KEY, "RATE_LIMIT_ENABLED": "false"}
+            server = Server("gateway", "gateway.app:app", 0, env, workdir / "gateway.log")
+            try:
+                if "usage" in parts:
+                    table = asyncio.run(usage(server, url, now.date()))
+                    report += ["", "| query | p50 ms | p95 ms |", "|---|---|---|", *table]
+                if "export" in parts:
+                    report += ["", asyncio.run(export(server))]
+            finally:
+                server.stop()
+        if "retention" in parts:
+            fresh()
+            expired = synthetic(count, now - dt.timedelta(days=400), 1)
+            asyncio.run(load(url, [(*row[:4], "complete", *row[5:]) for row in expired]))
+            report += ["", *retention(workdir, url, count, paced)]
+        if "trigger" in parts:
+            fresh()
+            report += ["", asyncio.run(trigger_cost(url, min(count, 50_000)))]
     finally:
-        for name in names:
-            asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(f"\n{count:,} records\n")
     print("\n".join(report))
     print(f"\nlogs: {workdir}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,10 +25,12 @@ from gateway.stamps import stamp, utcnow
 from gateway.store import SWEPT
 from gateway.tables import records
 
-# Rows a retention statement takes at once, and the pause after each (SQLite has one writer: the
-# streams' writes wait for each batch, so its batches are smaller).
-BATCH = {"postgresql": 1000, "sqlite": 200}
-PAUSE_SECONDS = 0.02
+# Rows a retention statement takes at once (SQLite has one writer: the streams' writes wait for
+# each batch, so its batches are smaller), and the pause after each: three times as long as the
+# batch took, so that the sweep takes at most a quarter of the database's time, however busy it is.
+BATCH = {"postgresql": 500, "sqlite": 200}
+PAUSE_SHARE = 3.0
+PAUSE_SECONDS = 0.02  # at least
 # What removing a record's text blanks: everything it was asked and answered.
 TEXT = {"prompt": "", "response": "", "system": None, "messages": None, "tools": None, "tool_calls": None,
         "tool_text": None, "params": None}  # fmt: skip
@@ -121,11 +124,12 @@ class Upkeep:
                 query: Any = records.delete().where(records.c.id.in_(batch))
             else:
                 query = records.update().where(records.c.id.in_(batch)).values(**TEXT, redacted_at=redact)
+            started = time.perf_counter()
             count = len(await self.db.fetch_all(query.returning(records.c.id)))
             total += count
             if count < size:
                 return total
-            await asyncio.sleep(PAUSE_SECONDS)
+            await asyncio.sleep(max(PAUSE_SECONDS, (time.perf_counter() - started) * PAUSE_SHARE))
 
 
 def _live(condition: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
