@@ -116,8 +116,8 @@ async def housekeeping(upkeep: Upkeep, streams: Streams, settings: Settings) -> 
 
 
 async def retention(upkeep: Upkeep, keys: KeyStore, settings: Settings) -> None:
-    """Records past their retention deleted (or their text removed), every RETENTION_SWEEP_SECONDS,
-    in a task of its own: a long sweep must not delay the heartbeat."""
+    """Records past their retention deleted (or their text removed), and past days' usage folded,
+    every RETENTION_SWEEP_SECONDS, in a task of its own: a long sweep must not delay the heartbeat."""
     while True:
         await asyncio.sleep(settings.retention_sweep_seconds)
         try:
@@ -126,6 +126,7 @@ async def retention(upkeep: Upkeep, keys: KeyStore, settings: Settings) -> None:
                 expired = await upkeep.expire(kept)
                 if expired.deleted or expired.redacted:
                     log.info("retention: %d records deleted, %d made text-free", expired.deleted, expired.redacted)
+            await upkeep.compact_usage()
         except Exception as exc:
             log.warning("retention failed: %s", exc)
 

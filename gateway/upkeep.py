@@ -1,6 +1,7 @@
 """The upkeep of records that nobody's request does: a live stream's heartbeat, the sweep of
-streams a crashed process left `streaming`, and retention (records deleted after RETENTION_DAYS
-or their key's own days; their text removed, their usage kept, after PROMPT_RETENTION_DAYS).
+streams a crashed process left `streaming`, retention (records deleted after RETENTION_DAYS or
+their key's own days; their text removed, their usage kept, after PROMPT_RETENTION_DAYS), and the
+folding of past days' usage rows into one a day.
 
 Statements that touch many records at once; each passes over rows another transaction holds, so
 none of them ever waits for a stream's own writes. Retention goes in batches, each its own short
@@ -23,7 +24,7 @@ from databases import Database
 
 from gateway.stamps import stamp, utcnow
 from gateway.store import SWEPT
-from gateway.tables import records
+from gateway.tables import USAGE_COUNTS, records
 
 # Rows a retention statement takes at once (SQLite has one writer: the streams' writes wait for
 # each batch, so its batches are smaller), and the pause after each: three times as long as the
@@ -103,6 +104,27 @@ class Upkeep:
             cutoff = now - dt.timedelta(days=retention.text_days)
             done.redacted = await self._batches(records.c.redacted_at.is_(None), cutoff, redact=now)
         return done
+
+    async def compact_usage(self, today: dt.date | None = None) -> int:
+        """Fold the usage rows of past days into one row a day, owner and model (shard 0): each
+        connection adds to rows of its own while a day is current (the `shard`), so that no two
+        transactions wait for one row; once it is over, one row is all a report needs. Days before
+        yesterday only, so the last ends of yesterday's streams have come in. Rows folded."""
+        if self.kind != "postgresql":
+            return 0  # one writer, one shard
+        before = (today or utcnow().date()) - dt.timedelta(days=1)
+        counts = ", ".join(USAGE_COUNTS)
+        sums = ", ".join(f"sum({name})" for name in USAGE_COUNTS)
+        added = ", ".join(f"{name} = usage_daily.{name} + excluded.{name}" for name in USAGE_COUNTS)
+        folded = await self.db.fetch_val(
+            f"WITH moved AS (DELETE FROM usage_daily WHERE day < :before AND shard <> 0 RETURNING *), "
+            f"added AS (INSERT INTO usage_daily (day, owner, model, shard, {counts}) "
+            f"SELECT day, owner, model, 0, {sums} FROM moved GROUP BY day, owner, model "
+            f"ON CONFLICT (day, owner, model, shard) DO UPDATE SET {added}) "
+            f"SELECT count(*) FROM moved",
+            {"before": before},
+        )
+        return int(folded or 0)
 
     async def _batches(
         self, condition: sa.ColumnElement[bool], cutoff: dt.datetime, redact: dt.datetime | None = None

@@ -13,13 +13,15 @@ from typing import Any
 
 import asyncpg
 import pytest
+from databases import Database
 
 from gateway import config
 from gateway.settings import ConfigError, Settings
 from gateway.stamps import utcnow
 from gateway.store import Ending
+from gateway.tables import NIL_OWNER
 from gateway.upkeep import Upkeep
-from gateway.usage import Price, percentile
+from gateway.usage import Price, Usage, percentile
 from tests.conftest import OPERATOR_KEY, Gateway, _clean, assert_error, stored_key
 
 pytestmark = pytest.mark.usefixtures("no_key_cache")
@@ -177,3 +179,31 @@ model_list:
     for bad in ('{"m": {"input": 1}}', '{"m": {"input": -1, "output": 1}}', "[1]", "nope"):
         with pytest.raises(ConfigError, match="MODEL_PRICES"):
             Settings.from_mapping({"MODEL_PRICES": bad})
+
+
+@pytest.mark.postgres
+async def test_past_days_fold_into_one_row_each_and_the_usage_is_the_same(postgresql_url: str) -> None:
+    await _clean(postgresql_url)
+    database = Database(postgresql_url)
+    await database.connect()
+    try:
+        today = utcnow().date()
+        old, recent = today - dt.timedelta(days=3), today - dt.timedelta(days=1)
+        for day, shard, requests in ((old, 0, 1), (old, 11, 2), (old, 12, 4), (recent, 13, 8), (today, 14, 16)):
+            await database.execute(
+                "INSERT INTO usage_daily (day, owner, model, shard, requests, prompt_tokens) "
+                "VALUES (:day, :owner, 'm', :shard, :requests, :requests)",
+                {"day": day, "owner": NIL_OWNER, "shard": shard, "requests": requests},
+            )
+        usage = Usage(database, {})
+        before = await usage.report(old, today, "day")
+        upkeep = Upkeep(database, "postgresql")
+        assert await upkeep.compact_usage() == 2  # the old day's two shards; yesterday's and today's wait
+        rows = await database.fetch_all("SELECT day, shard, requests FROM usage_daily ORDER BY day, shard")
+        assert [(row["day"], row["shard"], row["requests"]) for row in rows] == [
+            (old, 0, 7), (recent, 13, 8), (today, 14, 16),
+        ]  # fmt: skip
+        assert await usage.report(old, today, "day") == before
+        assert await upkeep.compact_usage() == 0
+    finally:
+        await database.disconnect()
