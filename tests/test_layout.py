@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gateway"
 LEAVES = {"settings", "errors", "access", "metrics", "formats", "llm", "openai_sse", "tables", "tracing", "stamps"}
-STORAGE = {"notify", "database", "groupcommit", "store", "search", "keys", "audit", "upkeep"}
+STORAGE = {"notify", "database", "groupcommit", "store", "search", "keys", "audit", "upkeep", "usage", "export"}
 ROUTES = {
     "streaming",
     "v1",
@@ -19,6 +19,9 @@ ROUTES = {
     "exchange",
     "responses",
     "response_events",
+    "response_object",
+    "readahead",
+    "reports",
 }
 
 
