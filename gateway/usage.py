@@ -20,7 +20,6 @@ from databases import Database
 
 from gateway.tables import NIL_OWNER, TTFT_BOUNDS, TTFT_BUCKETS, USAGE_COUNTS, usage_daily
 
-GROUPS = ("day", "model", "key")
 TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
 
 
