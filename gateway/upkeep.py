@@ -26,11 +26,11 @@ from gateway.stamps import stamp, utcnow
 from gateway.store import SWEPT
 from gateway.tables import USAGE_COUNTS, records
 
-# Rows a retention statement takes at once (SQLite has one writer: the streams' writes wait for
-# each batch, so its batches are smaller), and the pause after each: three times as long as the
-# batch took, so that the sweep takes at most a quarter of the database's time, however busy it is.
-BATCH = {"postgresql": 500, "sqlite": 200}
-PAUSE_SHARE = 3.0
+# Rows a retention statement takes at once, and the pause after each: four times as long as the
+# batch took, so that the sweep takes at most a fifth of the database's time, however busy it is
+# (docs/performance.md: with 500 and three times, paced streams ran 0.02x slower while it deleted).
+BATCH = {"postgresql": 250, "sqlite": 200}
+PAUSE_SHARE = 4.0
 PAUSE_SECONDS = 0.02  # at least
 # What removing a record's text blanks: everything it was asked and answered.
 TEXT = {"prompt": "", "response": "", "system": None, "messages": None, "tools": None, "tool_calls": None,
