@@ -33,13 +33,13 @@ async def usage(request: Request) -> Response:
         raise Invalid(f"from and to may be at most {MAX_USAGE_DAYS} days apart")
     who = principal(request.scope)
     owner = who.owner
+    if query["key"] is not None and owner is not None:
+        who.require(Permission.MANAGE)  # another key's usage is an admin's to read
     key_store: KeyStore = request.state.key_store
     names = {}
     if query["key"] is not None or query["group_by"] == "key":
         names = {key.id: key.name for key in await key_store.list_all()}
     if query["key"] is not None:
-        if owner is not None:
-            who.require(Permission.MANAGE)  # another key's usage is an admin's to read
         owner = next((key_id for key_id, name in names.items() if name == query["key"]), None)
         if owner is None:
             raise NotFound(f"key {query['key']!r} not found")
@@ -60,9 +60,8 @@ async def export_history(request: Request) -> Response:
     owner = principal(request.scope).owner
 
     pages = export.pages(store.db, store.kind, start, end, owner)
-    first_page: list[dict[str, Any]] = await anext(
-        pages, []
-    )  # read before the answer starts: a database error is still a 503
+    # The first page is read before the answer starts, so that a database error is still a 503.
+    first_page: list[dict[str, Any]] = await anext(pages, [])
 
     async def lines() -> AsyncIterator[bytes]:
         page = first_page

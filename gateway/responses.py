@@ -165,11 +165,14 @@ def unattended(streams: Streams, relay: Relay, scope: Scope) -> None:
     streams.background(relay(dict(scope), receive, send))
 
 
+def _missing(request: Request) -> NotFound:
+    return NotFound(f"Response with id '{request.path_params['response_id']}' not found.")
+
+
 def _record_id(request: Request) -> uuid.UUID:
-    value = request.path_params["response_id"]
-    record_id = record_id_of(value)
+    record_id = record_id_of(request.path_params["response_id"])
     if record_id is None:
-        raise NotFound(f"Response with id '{value}' not found.")
+        raise _missing(request)
     return record_id
 
 
@@ -177,7 +180,7 @@ async def _row(request: Request, record_id: uuid.UUID) -> dict[str, Any]:
     store: Store = request.state.store
     row = await store.row(record_id, principal(request.scope).owner)
     if row is None or row["stream_format"] != FORMAT or row["redacted_at"] is not None:
-        raise NotFound(f"Response with id '{request.path_params['response_id']}' not found.")
+        raise _missing(request)
     return row
 
 
@@ -226,5 +229,5 @@ async def delete_response(request: Request) -> Response:
     record_id = _record_id(request)
     await _row(request, record_id)
     if not await delete_record(request, record_id):
-        raise NotFound(f"Response with id '{request.path_params['response_id']}' not found.")
+        raise _missing(request)
     return JSONResponse({"id": request.path_params["response_id"], "object": "response.deleted", "deleted": True})
