@@ -29,10 +29,10 @@ from typing import Any
 
 from databases import Database
 
-from gateway.database import sqlite_value
-from gateway.search import Search
-from gateway.stamps import decode_cursor
-from gateway.store import Store
+from gateway.db.database import sqlite_value
+from gateway.db.stamps import decode_cursor
+from gateway.history.search import Search
+from gateway.history.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

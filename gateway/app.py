@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,23 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute
 
-from gateway import admin, config, logs, reports, responses, routes, streaming, v1
-from gateway.access import Permission
-from gateway.auth import AuthMiddleware, audit_refusal, principal
-from gateway.config import Routing
-from gateway.database import DATABASE_ERRORS
+from gateway import home
+from gateway.access import admin
+from gateway.access.auth import AuthMiddleware
+from gateway.access.ratelimit import RateLimitMiddleware
+from gateway.db.database import DATABASE_ERRORS
 from gateway.errors import GatewayError, Unavailable, error_body
+from gateway.history import routes as history
 from gateway.lifespan import lifespan
-from gateway.ratelimit import RateLimitMiddleware
-from gateway.request_spans import TracingMiddleware
+from gateway.observability import logs
+from gateway.observability.request_spans import TracingMiddleware
+from gateway.openai import completions, responses
 from gateway.settings import ConfigError, Settings
+from gateway.streams import endpoint as streams
+from gateway.upstreams import config
+from gateway.upstreams.config import Routing
 
 log = logging.getLogger("gateway")
 app: Starlette  # built on first access by __getattr__ below
@@ -57,26 +59,6 @@ def load_routing(settings: Settings) -> Routing:
     except ConfigError as exc:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-class Endpoint:
-    """A route handler as a plain ASGI app: Starlette wraps a function in a second exception
-    layer of its own (a Request and a send wrapper, so one more call on every chunk of a stream);
-    the app's ExceptionMiddleware already turns what a handler raises into its JSON error."""
-
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]], permission: Permission | None = None) -> None:
-        self.handler = handler
-        self.permission = permission  # what the caller's role must grant (None: open to all)
-        self.__name__ = handler.__name__  # the route's name, as Starlette names a function's
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.permission is not None:
-            who = principal(scope)
-            if self.permission is Permission.MANAGE and not who.may(self.permission):
-                await audit_refusal(scope)
-            who.require(self.permission)
-        response = await self.handler(Request(scope, receive, send))
-        await response(scope, receive, send)
 
 
 def json_error(
@@ -139,31 +121,15 @@ def middleware(settings: Settings) -> list[Middleware]:
     return stack
 
 
-READ, STREAM, DELETE, MANAGE = Permission.READ, Permission.STREAM, Permission.DELETE, Permission.MANAGE
-ROUTES = [  # tried in order: the streaming routes first. /stream checks its own: resuming is reading
-    Route("/stream", Endpoint(streaming.stream_endpoint), methods=["GET", "POST"]),
-    Route("/v1/chat/completions", Endpoint(v1.chat_completions, STREAM), methods=["POST"]),
-    Route("/v1/responses", Endpoint(responses.create_response, STREAM), methods=["POST"]),
-    Route("/v1/responses/{response_id}", Endpoint(responses.get_response, READ), methods=["GET"]),
-    Route("/v1/responses/{response_id}", Endpoint(responses.delete_response, DELETE), methods=["DELETE"]),
-    Route("/health", Endpoint(routes.health), methods=["GET"]),
-    Route("/history", Endpoint(routes.list_history, READ), methods=["GET"]),
-    Route("/history/export", Endpoint(reports.export_history, READ), methods=["GET"]),
-    Route("/history/{record_id}", Endpoint(routes.get_history, READ), methods=["GET"]),
-    Route("/history/{record_id}", Endpoint(routes.delete_history, DELETE), methods=["DELETE"]),
-    Route("/search", Endpoint(routes.search, READ), methods=["GET"]),
-    Route("/usage", Endpoint(reports.usage, READ), methods=["GET"]),
-    Route("/v1/embeddings", Endpoint(v1.embeddings, STREAM), methods=["POST"]),
-    Route("/v1/models", Endpoint(v1.models, READ), methods=["GET"]),
-    Route("/v1/models/{model:path}", Endpoint(v1.model, READ), methods=["GET"]),
-    Route("/admin/keys", Endpoint(admin.create_key, MANAGE), methods=["POST"]),
-    Route("/admin/keys", Endpoint(admin.list_keys, MANAGE), methods=["GET"]),
-    Route("/admin/keys/{name}", Endpoint(admin.revoke_key, MANAGE), methods=["DELETE"]),
-    Route("/admin/audit", Endpoint(admin.audit_page, MANAGE), methods=["GET"]),
-    Route("/metrics", Endpoint(routes.metrics_endpoint), methods=["GET"]),
-    Route("/", Endpoint(routes.page), methods=["GET"]),
-    Mount("/static", StaticFiles(directory=routes.STATIC), name="static"),
-    Route("/openapi.json", Endpoint(routes.openapi_endpoint), methods=["GET"]),
+# Each concern declares its routes beside its handlers, each with the permission it needs; they are
+# tried in this order, the streaming routes first.
+ROUTES: list[BaseRoute] = [
+    *streams.ROUTES,
+    *completions.ROUTES,
+    *responses.ROUTES,
+    *history.ROUTES,
+    *admin.ROUTES,
+    *home.ROUTES,
 ]
 
 

@@ -19,12 +19,22 @@ from typing import BinaryIO
 
 from databases import Database
 
-from gateway import export
-from gateway.access import ADMIN, ROLES, USER
-from gateway.audit import ACTIONS, KEY_CREATE, KEY_REVOKE, AuditLog, Event
-from gateway.keys import NAME, NAME_RULE, RATE_LIMIT_RULE, KeyExists, KeyStore, hash_key, new_key, parse_rate_limit
+from gateway.access.audit import ACTIONS, KEY_CREATE, KEY_REVOKE, AuditLog, Event
+from gateway.access.keys import (
+    NAME,
+    NAME_RULE,
+    RATE_LIMIT_RULE,
+    KeyExists,
+    KeyStore,
+    hash_key,
+    new_key,
+    parse_rate_limit,
+    rate_limit_text,
+)
+from gateway.access.roles import ADMIN, ROLES, USER
+from gateway.db.stamps import utcnow
+from gateway.history import export
 from gateway.settings import ConfigError, Settings
-from gateway.stamps import utcnow
 
 CLI = "cli"
 MAX_AUDIT = 10_000
@@ -83,7 +93,7 @@ async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"gateway: {exc}", file=sys.stderr)
                 return 1
             print(key)
-            limit = f"{stored.rate_limit[0]}/{stored.rate_limit[1]}s" if stored.rate_limit else "the default"
+            limit = f"{rate_limit_text(stored.rate_limit)}s" if stored.rate_limit else "the default"
             kept = f"{stored.retention_days} days" if stored.retention_days else "the default"
             print(
                 f"created key {stored.name!r} (role {stored.role}, rate limit: {limit}, records kept: {kept}); "
@@ -94,7 +104,7 @@ async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{'name':<24} {'role':<7} {'status':<8} {'rate limit':<12} {'kept':<10} created")
             for stored in await store.list_all():
                 status = "revoked" if stored.revoked_at else "active"
-                limit = f"{stored.rate_limit[0]}/{stored.rate_limit[1]}s" if stored.rate_limit else "default"
+                limit = f"{rate_limit_text(stored.rate_limit)}s" if stored.rate_limit else "default"
                 created = stored.created_at.isoformat(timespec="seconds") if stored.created_at else ""
                 kept = f"{stored.retention_days} days" if stored.retention_days else "default"
                 print(f"{stored.name:<24} {stored.role:<7} {status:<8} {limit:<12} {kept:<10} {created}")

@@ -1,14 +1,14 @@
-"""What clients send, read and validated: bounded JSON bodies, and every route's fields.
+"""What clients send, read and validated: bounded JSON bodies, text a database can hold, and the
+`Field` every route declares its fields with.
 
-Each field is declared once, as a `Field`: its parser (which raises `Invalid` naming it) and its
-JSON Schema are made from the same bounds, and the OpenAPI description (openapi.py) is built from
-these declarations, so the two cannot drift.
+Each field is declared once, beside its route, as a `Field`: its parser (which raises `Invalid`
+naming it) and its JSON Schema are made from the same bounds, and the OpenAPI description
+(gateway/openapi) is built from these declarations, so the two cannot drift.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import json
 import math
@@ -20,16 +20,11 @@ from typing import Any
 from starlette.requests import Request
 
 from gateway.errors import BadRequest, Invalid, PayloadTooLarge, RequestTimeout, UnsupportedMedia
-from gateway.formats import FORMATS
 
 # A client that trickles its body (slowloris) is cut off after this long.
 BODY_SECONDS = 15.0
 MAX_MODEL_CHARS = 200
 MAX_TOKENS = 1_000_000
-MAX_OFFSET = 1_000_000_000  # PostgreSQL's bigint would overflow long before; nobody pages this deep
-MAX_PAGE = 100
-MAX_QUERY_CHARS = 10_000
-DISCONNECT_POLICIES = ("cancel", "detach")
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
@@ -65,6 +60,33 @@ def check_text(value: str, name: str) -> None:
         value.encode()
     except UnicodeEncodeError:
         raise Invalid(f"{name} must be valid Unicode text (it holds an unpaired surrogate)") from None
+
+
+def check_strings(value: Any, where: str) -> None:
+    """Text a database and the upstream's JSON can hold: no unpaired surrogate, anywhere."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise Invalid(f"{where} must be valid Unicode text (it holds an unpaired surrogate)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_strings(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_strings(item, f"{where}[{index}]")
+
+
+def an_object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Invalid(f"{where} must be an object")
+    return value
+
+
+def a_string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{where} must be a string")
+    return value
 
 
 def parse_uuid(value: object, name: str) -> uuid.UUID:
@@ -180,92 +202,3 @@ def parse_fields(
 @functools.cache
 def _names(fields: tuple[Field, ...]) -> frozenset[str]:
     return frozenset(field.name for field in fields)
-
-
-# --- /stream -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StreamParams:
-    prompt: str
-    conversation_id: uuid.UUID | None = None
-    model: str | None = None
-    system: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    stream_format: str = "text"
-    on_disconnect: str = "cancel"
-
-
-# Chosen by the query string on POST too (an EventSource can only send a GET's).
-STREAM_OPTIONS = (choice("stream_format", FORMATS, "text"), choice("on_disconnect", DISCONNECT_POLICIES, "cancel"))
-# Accepted on GET /stream beside the fields, handled elsewhere (auth, resuming).
-QUERY_EXTRAS = frozenset(("api_key", "last_event_id"))
-
-
-@functools.cache
-def stream_fields(max_prompt_chars: int) -> tuple[Field, ...]:
-    """The body's fields (or a GET's query), STREAM_OPTIONS last."""
-    return (
-        text("prompt", max_prompt_chars, required=True, non_blank=True),
-        uuid_field("conversation_id"),
-        text("model", MAX_MODEL_CHARS, non_blank=True),
-        text("system", max_prompt_chars),
-        number("temperature", 0.0, 2.0),
-        integer("max_tokens", 1, MAX_TOKENS),
-        *STREAM_OPTIONS,
-    )
-
-
-def stream_params(
-    data: Mapping[str, Any], max_prompt_chars: int, allowed_extra: frozenset[str] = frozenset()
-) -> StreamParams:
-    return StreamParams(**parse_fields(stream_fields(max_prompt_chars), data, allowed_extra))
-
-
-# --- /history and /search ------------------------------------------------------------------------
-
-PAGE_FIELDS = (integer("limit", 1, MAX_PAGE, default=10), integer("offset", 0, MAX_OFFSET, default=0))
-HISTORY_FIELDS = (
-    *PAGE_FIELDS,
-    Field("before", str, {"type": "string", "description": "the previous page's `next`"}),
-    uuid_field("conversation_id"),
-)
-SEARCH_FIELDS = (
-    text("query", MAX_QUERY_CHARS, required=True, non_blank=True),
-    Field("lang", str, {"type": "string", "default": "english"}, default="english"),
-    *PAGE_FIELDS,
-)
-
-
-# --- /usage and /history/export ----------------------------------------------------------------
-
-MAX_USAGE_DAYS = 366
-GROUPS = ("day", "model", "key")
-
-
-def parse_day(value: object, name: str) -> dt.date:
-    if not isinstance(value, str):
-        raise Invalid(f"{name} must be a date, YYYY-MM-DD")
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise Invalid(f"{name} must be a date, YYYY-MM-DD") from None
-
-
-def day(name: str, description: str) -> Field:
-    schema = {"type": "string", "format": "date", "description": description}
-    return Field(name, lambda value: parse_day(value, name), schema)
-
-
-USAGE_FIELDS = (
-    day("from", "the first day (UTC), included; default: 29 days before `to`"),
-    day("to", "the last day (UTC), included; default: today"),
-    choice("group_by", GROUPS, "day"),
-    Field("key", str, {"type": "string", "description": "admins: one key's usage, by its name"}),
-)
-EXPORT_FIELDS = (
-    day("from", "the first day (UTC), included; default: the first record"),
-    day("to", "the last day (UTC), included; default: today"),
-    choice("format", ("jsonl",), "jsonl"),
-)

@@ -18,28 +18,29 @@ from typing import Any
 from databases import Database
 from starlette.applications import Starlette
 
-from gateway import __version__, metrics, tracing
-from gateway.aiohttp_transport import make_transport
-from gateway.audit import AuditLog
-from gateway.auth import Keys
-from gateway.candidates import Upstream
-from gateway.config import Routing
-from gateway.cooldown import Health
-from gateway.database import make_database, open_database
-from gateway.keys import KeyStore
-from gateway.live import Streams
-from gateway.llm import LLM
-from gateway.mock import MockLLM
-from gateway.notify import Listener
-from gateway.ratelimit import Limiter
-from gateway.router import Router
-from gateway.search import Search
+from gateway import __version__
+from gateway.access.audit import AuditLog
+from gateway.access.auth import Keys
+from gateway.access.keys import KeyStore
+from gateway.access.ratelimit import Limiter
+from gateway.access.tokens import Tokens
+from gateway.db.database import make_database, open_database
+from gateway.db.notify import Listener
+from gateway.history.search import Search
+from gateway.history.store import Store
+from gateway.history.upkeep import Retention, Upkeep
+from gateway.history.usage import Price, Usage
+from gateway.observability import metrics, tracing
 from gateway.settings import Settings, mask_url
-from gateway.store import Store
-from gateway.tokens import Tokens
-from gateway.upkeep import Retention, Upkeep
-from gateway.upstream import OpenAI
-from gateway.usage import Price, Usage
+from gateway.streams.live import Streams
+from gateway.upstreams.candidates import Upstream
+from gateway.upstreams.config import Routing
+from gateway.upstreams.cooldown import Health
+from gateway.upstreams.llm import LLM
+from gateway.upstreams.providers.mock import MockLLM
+from gateway.upstreams.providers.openai import OpenAI
+from gateway.upstreams.router import Router
+from gateway.upstreams.transport import make_transport
 
 log = logging.getLogger("gateway")
 

@@ -184,7 +184,7 @@ class Settings:
     max_stream_seconds: float = 600.0
     stale_stream_seconds: float = 60.0
     heartbeat_seconds: float = 10.0
-    gateway_config: str = ""  # a YAML file of upstreams (config.py)
+    gateway_config: str = ""  # a YAML file of upstreams (gateway/upstreams/config.py)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     oidc_issuer: str = ""  # the issuer a JWT's iss names; its keys found by discovery
@@ -196,7 +196,7 @@ class Settings:
     retention_days: int = 0  # records older than this are deleted (0: kept for good)
     prompt_retention_days: int = 0  # records older than this keep their usage, not their text (0: never)
     retention_sweep_seconds: float = 60.0  # how often retention looks for records past it
-    # Every OTEL_* variable, for the OpenTelemetry SDK, which reads them itself (tracing.py).
+    # Every OTEL_* variable, for the OpenTelemetry SDK, which reads them itself (gateway/observability/tracing.py).
     otel: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @property

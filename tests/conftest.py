@@ -24,14 +24,14 @@ from alembic.config import Config
 from databases import Database
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway import auth
+from gateway.access import auth
+from gateway.access.keys import KeyStore, hash_key, new_key
 from gateway.app import create_app
-from gateway.database import GatewayDatabase
-from gateway.keys import KeyStore, hash_key, new_key
-from gateway.router import Router
-from gateway.search import Search
+from gateway.db.database import GatewayDatabase
+from gateway.history.search import Search
+from gateway.history.store import Store
 from gateway.settings import Settings
-from gateway.store import Store
+from gateway.upstreams.router import Router
 from tests.servers import UvicornProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

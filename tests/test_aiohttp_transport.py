@@ -13,10 +13,10 @@ import aiohttp
 import httpx
 import pytest
 
-from gateway.aiohttp_transport import AiohttpTransport, failure_kind, reading_errors
-from gateway.llm import Completion
 from gateway.settings import Settings
-from gateway.upstream import OpenAI
+from gateway.upstreams.llm import Completion
+from gateway.upstreams.providers.openai import OpenAI
+from gateway.upstreams.transport import AiohttpTransport, failure_kind, reading_errors
 from tests.test_upstream import sse_event
 
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from gateway import chat
 from gateway.errors import Invalid
+from gateway.history import messages as record
+from gateway.openai import chat
 
 
 def test_every_documented_shape_of_message_passes_untouched() -> None:
@@ -30,7 +31,7 @@ def test_every_documented_shape_of_message_passes_untouched() -> None:
         {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]},
     ]  # fmt: skip
     assert chat.check_messages(messages, 1000) is messages
-    assert chat.prompt_of(messages) == "Look" and chat.system_of(messages) == "Be brief."
+    assert record.prompt_of(messages) == "Look" and record.system_of(messages) == "Be brief."
 
 
 @pytest.mark.parametrize(
@@ -73,7 +74,7 @@ def test_large_binary_parts_are_recorded_by_type_size_and_hash_and_replayed_as_a
             {"type": "image_url", "image_url": {"url": "https://example.com/small.png"}},
         ]}
     ]  # fmt: skip
-    kept = chat.for_record(messages)
+    kept = record.for_record(messages)
     parts = kept[0]["content"]
     assert parts[0] == {"type": "text", "text": "see"} and parts[3] == messages[0]["content"][3]
     described = {
@@ -87,7 +88,7 @@ def test_large_binary_parts_are_recorded_by_type_size_and_hash_and_replayed_as_a
         parts[2]["input_audio"]["data"]["media_type"] == "audio/mp3"
         and parts[2]["input_audio"]["data"]["bytes"] == 1000
     )
-    again = chat.replayable(kept[0])["content"]
+    again = record.replayable(kept[0])["content"]
     assert again[1] == {
         "type": "text",
         "text": f"[image/png: {len(image)} bytes, sha256 {described['sha256']}, not kept]",

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway import config
 from gateway.settings import ConfigError, Settings
+from gateway.upstreams import config
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"OPENAI_KEY": "sk-1", "AZURE_KEY": "az-1"}

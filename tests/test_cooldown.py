@@ -3,7 +3,7 @@ one probe after it, Retry-After, and rpm."""
 
 from __future__ import annotations
 
-from gateway.cooldown import COOLDOWN_CAP, Health
+from gateway.upstreams.cooldown import COOLDOWN_CAP, Health
 
 
 def test_it_cools_down_after_allowed_fails_in_a_row_and_a_success_between_resets_the_count() -> None:

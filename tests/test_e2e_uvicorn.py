@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from databases import Database
 
-from gateway.mock import mock_answer
+from gateway.upstreams.providers.mock import mock_answer
 from tests.conftest import rows
 from tests.servers import UvicornProcess
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway import exchange
-from gateway.store import Ending
+from gateway.history.store import Ending
+from gateway.streams import ending
 
 
 class Finishes:
@@ -45,8 +45,8 @@ async def test_a_last_write_the_database_keeps_refusing_is_retried_then_logged_w
     store: Any = Finishes(refusals=99)
     record_id = uuid.uuid4()
     with caplog.at_level(logging.ERROR, logger="gateway.exchange"):
-        await exchange.write_ending(store, record_id, Ending("complete", "the whole answer"))
-    assert store.calls == exchange.ENDING_ATTEMPTS and waits == [0.25, 0.5, 1.0]
+        await ending.write_ending(store, record_id, Ending("complete", "the whole answer"))
+    assert store.calls == ending.ENDING_ATTEMPTS and waits == [0.25, 0.5, 1.0]
     (logged,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert str(record_id) in logged.getMessage()
     record = logged.__dict__["record"]
@@ -56,7 +56,7 @@ async def test_a_last_write_the_database_keeps_refusing_is_retried_then_logged_w
 
 async def test_one_cancellation_does_not_cut_a_last_write() -> None:
     store: Any = Finishes(hang_first=True)
-    writing = asyncio.ensure_future(exchange.write_ending(store, uuid.uuid4(), Ending("error", "so far")))
+    writing = asyncio.ensure_future(ending.write_ending(store, uuid.uuid4(), Ending("error", "so far")))
     await asyncio.sleep(0)
     writing.cancel()
     await asyncio.wait_for(writing, 5)  # written again at once, and the task ends as if not cut

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from gateway import export
-from gateway.stamps import utcnow
+from gateway.db.stamps import utcnow
+from gateway.history import export
 from tests.conftest import OPERATOR_KEY, Gateway, assert_error, cli, stored_key
 
 pytestmark = pytest.mark.usefixtures("no_key_cache")

@@ -1,6 +1,6 @@
 import json
 
-from gateway import formats
+from gateway.streams import formats
 
 
 def encoder() -> formats.ChunkEncoder:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.groupcommit import GroupCommit
+from gateway.db.groupcommit import GroupCommit
 
 
 async def test_a_lone_write_goes_at_once_and_its_failure_reaches_its_caller() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway import openapi
+from gateway.openapi import describe as openapi
 from gateway.settings import Settings
 from tests.conftest import Gateway, assert_error, cut_off_database
 

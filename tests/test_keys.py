@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.keys import hash_key, new_key
+from gateway.access.keys import hash_key, new_key
 from tests.conftest import cli, rows
 
 

@@ -46,7 +46,7 @@ async def test_upgrade_builds_records_and_downgrade_removes_everything(empty_url
 
 
 async def test_the_tables_module_matches_the_migrations(empty_url: str) -> None:
-    from gateway.tables import records
+    from gateway.db.tables import records
 
     await asyncio.to_thread(migrate, empty_url)
     database = Database(empty_url)

@@ -8,8 +8,8 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from gateway.llm import Completion, estimate_tokens
-from gateway.mock import MockLLM, mock_answer
+from gateway.upstreams.llm import Completion, estimate_tokens
+from gateway.upstreams.providers.mock import MockLLM, mock_answer
 
 
 def completion(prompt: str, **options: Any) -> Completion:

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from gateway import logs, openapi
 from gateway.app import create_app
+from gateway.observability import logs
+from gateway.openapi import describe as openapi
 from gateway.settings import Settings
 from tests.conftest import Gateway
 from tests.servers import UvicornProcess

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.llm import Chunk, StreamFailed, Usage
-from gateway.openai_sse import merge, parse_line
+from gateway.upstreams.llm import Chunk, StreamFailed, Usage
+from gateway.upstreams.providers.openai_sse import merge, parse_line
 
 
 def test_parse_line_skips_comments_and_blank_lines_and_reads_done() -> None:

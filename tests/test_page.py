@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from gateway.mock import mock_answer
+from gateway.upstreams.providers.mock import mock_answer
 from tests.conftest import IN_CI
 from tests.servers import CuttingProxy, UvicornProcess
 from tests.test_e2e_uvicorn import wait_finished

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.stamps import utcnow
-from gateway.store import Ending
-from gateway.upkeep import Retention, Upkeep
+from gateway.db.stamps import utcnow
+from gateway.history.store import Ending
+from gateway.history.upkeep import Retention, Upkeep
 from tests.conftest import ROOT, downgrade, migrate, postgres_database, test_settings, with_state
 
 pytestmark = pytest.mark.postgres

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from limits import RateLimitItemPerSecond
 
-from gateway import ratelimit
+from gateway.access import ratelimit
 from tests.conftest import assert_error, stored_key
 from tests.servers import UvicornProcess, free_port
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from gateway.llm import Chunk, Completion, StreamFailed
-from gateway.mock import MockLLM
-from gateway.relay import Relay
 from gateway.settings import Settings
-from gateway.upstream import OpenAI
+from gateway.streams.relay import Relay
+from gateway.upstreams.llm import Chunk, Completion, StreamFailed
+from gateway.upstreams.providers.mock import MockLLM
+from gateway.upstreams.providers.openai import OpenAI
 from tests.conftest import Gateway, cut_off_database, json_post_scope
 
 

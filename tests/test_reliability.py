@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from gateway import inputs
-from gateway.exchange import SHUTDOWN_UNANSWERED
+from gateway.streams.ending import SHUTDOWN_UNANSWERED
 from tests.conftest import IN_CI, FakeOpenAI, Gateway, pg_admin, rows
 from tests.servers import CuttingProxy, UvicornProcess, free_port
 

@@ -9,10 +9,10 @@ import json
 import uuid
 from typing import Any
 
-from gateway.answer import Answer
-from gateway.llm import Usage
-from gateway.response_events import ResponseFrames
-from gateway.response_object import Final, Shape, record_id_of, response_id, response_object
+from gateway.openai.response_events import ResponseFrames
+from gateway.openai.response_object import Final, Shape, record_id_of, response_id, response_object
+from gateway.streams.answer import Answer
+from gateway.upstreams.llm import Usage
 
 RECORD = uuid.uuid4()
 SHAPE = Shape(RECORD, 1_700_000_000, "m", "be brief", [], {"metadata": {"a": "b"}}, None)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from gateway.errors import Invalid
-from gateway.response_input import read_request
-from gateway.responses import settle_calls
+from gateway.openai.response_input import read_request
+from gateway.openai.responses import settle_calls
 
 LIMIT = 10_000
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from gateway.notify import Listener
-from gateway.stamps import utcnow
-from gateway.store import Ending
+from gateway.db.notify import Listener
+from gateway.db.stamps import utcnow
+from gateway.history.store import Ending
 from tests.conftest import FakeOpenAI
 from tests.servers import UvicornProcess
 from tests.test_e2e_uvicorn import fetch_record, wait_finished

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from gateway.candidates import PLANS_KEPT, Upstream
-from gateway.config import Deployment, Routing
-from gateway.cooldown import Health
 from gateway.errors import BadRequest, NotFound, UpstreamBusy, UpstreamError, UpstreamTimeout
-from gateway.llm import Chunk, Completed, Completion, Route
-from gateway.retries import Retryable
-from gateway.router import Router
+from gateway.upstreams.candidates import PLANS_KEPT, Upstream
+from gateway.upstreams.config import Deployment, Routing
+from gateway.upstreams.cooldown import Health
+from gateway.upstreams.llm import Chunk, Completed, Completion, Route
+from gateway.upstreams.retries import Retryable
+from gateway.upstreams.router import Router
 
 
 class Scripted:
@@ -75,7 +75,7 @@ def router(*entries: tuple[Any, ...], deadline: float = 5.0, **settings: Any) ->
     async def sleep(seconds: float) -> None:
         built.waits.append(seconds)  # type: ignore[attr-defined]
 
-    built.sleep = sleep
+    built.failover.sleep = sleep
     return built
 
 

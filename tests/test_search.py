@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import auth
-from gateway.keys import hash_key, new_key
-from gateway.search import fts5_expression
-from gateway.stamps import utcnow
-from gateway.store import Ending, Store
+from gateway.access import auth
+from gateway.access.keys import hash_key, new_key
+from gateway.db.stamps import utcnow
+from gateway.history.search import fts5_expression
+from gateway.history.store import Ending, Store
 from tests.conftest import Gateway, assert_error
 
 
@@ -161,7 +161,7 @@ async def bulk_insert(store: Store, count: int, prompt: str) -> None:
     if store.kind == "sqlite":
         import sqlite3
 
-        from gateway.database import sqlite_value
+        from gateway.db.database import sqlite_value
 
         bulk = sqlite3.connect(str(store.db.url.database))
         with bulk:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config
 from gateway.settings import DEFAULT_SQLITE_URL, ConfigError, Settings, mask_url
+from gateway.upstreams import config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from gateway.errors import UpstreamError
-from gateway.exchange import SHUTDOWN_CUT, SHUTDOWN_UNANSWERED
-from gateway.live import Streams
-from gateway.llm import Completion
-from gateway.mock import MockLLM
+from gateway.streams.ending import SHUTDOWN_CUT, SHUTDOWN_UNANSWERED
+from gateway.streams.live import Streams
+from gateway.upstreams.llm import Completion
+from gateway.upstreams.providers.mock import MockLLM
 from tests.conftest import Gateway, json_post_scope, rows
 from tests.test_relay import ScriptedLLM
 

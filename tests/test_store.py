@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 from databases import Database
 
-from gateway.database import PostgresWriter
-from gateway.stamps import utcnow
-from gateway.store import Ending, Store
+from gateway.db.database import PostgresWriter
+from gateway.db.stamps import utcnow
+from gateway.history.store import Ending, Store
 from tests.conftest import _clean, rows
 
 

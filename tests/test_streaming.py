@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gateway.llm import Chunk, Completion
-from gateway.mock import MockLLM, mock_answer
+from gateway.upstreams.llm import Chunk, Completion
+from gateway.upstreams.providers.mock import MockLLM, mock_answer
 from tests.conftest import Gateway, assert_error
 
 PROMPT = "Explain how write-ahead logging works"

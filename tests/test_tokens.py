@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from gateway import tokens
-from gateway.access import subject_id
+from gateway.access import tokens
+from gateway.access.roles import subject_id
 from gateway.settings import ConfigError, Settings
 from tests.conftest import OPERATOR_KEY, Gateway, assert_error, rows, stored_key
 from tests.servers import ThreadedHTTP

@@ -22,9 +22,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode
 
-from gateway import tracing
-from gateway.groupcommit import GroupCommit
-from gateway.request_spans import TracingMiddleware
+from gateway.db.groupcommit import GroupCommit
+from gateway.observability import tracing
+from gateway.observability.request_spans import TracingMiddleware
 from gateway.settings import Settings
 from tests.conftest import FakeOpenAI, Gateway
 from tests.servers import ThreadedHTTP

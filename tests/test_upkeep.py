@@ -14,9 +14,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.stamps import utcnow
-from gateway.store import Ending, Store
-from gateway.upkeep import BATCH, Retention, Upkeep
+from gateway.db.stamps import utcnow
+from gateway.history.store import Ending, Store
+from gateway.history.upkeep import BATCH, Retention, Upkeep
 from tests.conftest import _clean, cli, rows
 from tests.test_store import opened_store, record
 

@@ -15,13 +15,13 @@ import httpx
 import pytest
 import respx
 
-from gateway.config import Deployment
 from gateway.errors import BadRequest, UpstreamBusy, UpstreamError, UpstreamTimeout
-from gateway.llm import Chunk, Completion, StreamFailed
-from gateway.retries import retry_after_seconds
-from gateway.router import Router
 from gateway.settings import Settings
-from gateway.upstream import OpenAI
+from gateway.upstreams.config import Deployment
+from gateway.upstreams.llm import Chunk, Completion, StreamFailed
+from gateway.upstreams.providers.openai import OpenAI
+from gateway.upstreams.retries import retry_after_seconds
+from gateway.upstreams.router import Router
 
 BASE = "http://upstream.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -77,7 +77,7 @@ class Client(Router):
         async def sleep(seconds: float) -> None:
             self.waits.append(seconds)
 
-        self.sleep = sleep
+        self.failover.sleep = sleep
 
 
 def completion(**kwargs: Any) -> Completion:

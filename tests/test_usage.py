@@ -15,13 +15,13 @@ import asyncpg
 import pytest
 from databases import Database
 
-from gateway import config
+from gateway.db.stamps import utcnow
+from gateway.db.tables import NIL_OWNER
+from gateway.history.store import Ending
+from gateway.history.upkeep import Upkeep
+from gateway.history.usage import Price, Usage, percentile
 from gateway.settings import ConfigError, Settings
-from gateway.stamps import utcnow
-from gateway.store import Ending
-from gateway.tables import NIL_OWNER
-from gateway.upkeep import Upkeep
-from gateway.usage import Price, Usage, percentile
+from gateway.upstreams import config
 from tests.conftest import OPERATOR_KEY, Gateway, _clean, assert_error, stored_key
 
 pytestmark = pytest.mark.usefixtures("no_key_cache")
