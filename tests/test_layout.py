@@ -59,8 +59,8 @@ def dotted(path: Path) -> str:
 
 
 def is_module(name: str) -> bool:
-    parts = name.split(".")
-    return ROOT.parent.joinpath(*parts).with_suffix(".py").exists() or (ROOT.parent.joinpath(*parts) / "__init__.py").exists()
+    path = ROOT.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
 def uses(path: Path) -> list[Use]:
@@ -104,7 +104,7 @@ def test_every_package_says_what_it_owns_may_import_and_offers() -> None:
         text = docstring(package)
         assert text and may_import(package) is not None and public(package), package
         for name in public(package):
-            module, _, attribute = name.rpartition(".") if not is_module(f"gateway.{package}.{name}") else (name, "", "")
+            module = name if is_module(f"gateway.{package}.{name}") else name.rpartition(".")[0]
             assert is_module(f"gateway.{package}.{module}"), f"{package}: {name} names no module"
 
 
