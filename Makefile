@@ -47,5 +47,5 @@ bench-smoke: install
 # restart under load, and over 10,000 schemathesis examples a database; it ends by printing its figures.
 soak: install
 	rm -f tests/artifacts/soak.json
-	SOAK=1 SCHEMATHESIS_EXAMPLES=800 $(BIN)/pytest -q tests/test_reliability.py tests/test_schemathesis.py
+	SOAK=1 SCHEMATHESIS_EXAMPLES=800 $(BIN)/pytest -q tests/e2e/test_reliability.py tests/e2e/test_schemathesis.py
 	$(BIN)/python -m bench.soak_report

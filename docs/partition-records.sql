@@ -1,7 +1,7 @@
 -- Partition `records` by month (PostgreSQL), so that old months are dropped whole instead of
 -- deleted row by row. Run it once with psql, after `alembic upgrade head`, in a quiet moment: it
 -- copies every record in one transaction (nothing is lost if it fails). docs/operations.md says
--- how to keep it up; tests/test_partitioned.py runs this file as it is.
+-- how to keep it up; tests/history/test_partitioned.py runs this file as it is.
 BEGIN;
 
 ALTER TABLE records RENAME TO records_unpartitioned;

@@ -11,6 +11,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -325,3 +326,25 @@ async def stored_key(gateway: Gateway, name: str, rate_limit: tuple[int, int] | 
 def no_key_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stored keys looked up on every request (a revoked key stops at once)."""
     monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 0.0)
+
+
+async def fetch_record(url: str, record_id: str) -> dict[str, Any]:
+    database = Database(url)
+    await database.connect()
+    try:
+        row = await database.fetch_one("SELECT * FROM records WHERE id = :id", {"id": record_id})
+        if row is None:  # SQLite keeps UUIDs as 32 hex digits
+            row = await database.fetch_one("SELECT * FROM records WHERE id = :id", {"id": record_id.replace("-", "")})
+        assert row is not None
+        return dict(row._mapping)
+    finally:
+        await database.disconnect()
+
+
+async def wait_finished(url: str, record_id: str, within: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        record = await fetch_record(url, record_id)
+        if record["status"] != "streaming" or time.monotonic() > deadline:
+            return record
+        await asyncio.sleep(0.05)

@@ -1,3 +1,5 @@
+"""Settings from the environment and .env: typed, validated, and a bad value named in one line."""
+
 import subprocess
 import sys
 from pathlib import Path

@@ -13,7 +13,7 @@ docs/performance.md has the figures). What it does for the gateway:
 - The body read as it comes, straight from aiohttp's `readany()` (`body_reader`).
 - On Python 3.11, a request's body written in the caller's step (`_Request`), as aiohttp itself
   does on 3.12 and later. This is the one use of aiohttp's internals: aiohttp is pinned to the
-  release it was checked against, and tests/test_aiohttp_transport.py fails if it stops working.
+  release it was checked against, and tests/upstreams/test_transport.py fails if it stops working.
 """
 
 from __future__ import annotations

@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import FakeOpenAI
+from tests.conftest import FakeOpenAI, fetch_record, wait_finished
 from tests.servers import UvicornProcess
-from tests.test_e2e_uvicorn import fetch_record, wait_finished
 
 Start = Callable[..., UvicornProcess]
 

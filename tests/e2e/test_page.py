@@ -17,12 +17,11 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from gateway.upstreams.providers.mock import mock_answer
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, wait_finished
 from tests.servers import CuttingProxy, UvicornProcess
-from tests.test_e2e_uvicorn import wait_finished
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 KEY = "page-operator-key-0123456789"
 FLAGS = [
     "--headless",

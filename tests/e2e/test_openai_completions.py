@@ -12,8 +12,8 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
+from tests.conftest import fetch_record
 from tests.servers import UvicornProcess
-from tests.test_e2e_uvicorn import fetch_record
 
 KEY = "operator-key-for-sdk-tests-123456"
 

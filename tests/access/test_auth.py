@@ -3,16 +3,11 @@ GET /stream only, each stored key isolated to its own records, and no key ever l
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import OPERATOR_KEY, Gateway, assert_error, cli, rows, stored_key
-from tests.servers import UvicornProcess
+from tests.conftest import OPERATOR_KEY, Gateway, assert_error, stored_key
 
 pytestmark = pytest.mark.usefixtures("no_key_cache")
 
@@ -75,25 +70,3 @@ async def test_a_stored_key_sees_only_its_own_records_on_every_route(make_gatewa
     assert (await gateway.get("/history", headers=as_operator)).json()["total"] == 3
     assert (await gateway.get(f"/history/{record_id}", headers=as_operator)).status_code == 200
     assert (await gateway.delete(f"/history/{record_id}", headers=as_alice)).status_code == 204
-
-
-def test_keys_never_reach_the_log_or_the_database(
-    uvicorn_gateway: Callable[..., UvicornProcess], database_url: str
-) -> None:
-    created = cli(database_url, "keys", "create", "dave")
-    key = created.stdout.splitlines()[0]
-    server = uvicorn_gateway(API_KEY=OPERATOR_KEY)
-    httpx.get(server.url + "/stream", params={"prompt": "hi", "api_key": key}, timeout=30)
-    httpx.get(server.url + "/history", headers={"x-api-key": key + "x"}, timeout=30)
-    httpx.get(server.url + "/history", headers={"authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30)
-    bad = httpx.get(server.url + "/history", headers={"x-api-key": "not-" + key}, timeout=30)
-    server.stop()
-    assert key not in bad.text
-    log = server.log_text()
-    assert key not in log and OPERATOR_KEY not in log and key[3:20] not in log
-    access_keys = {json.loads(line).get("key") for line in log.splitlines() if line.startswith("{")}
-    assert {"dave", "operator"} <= access_keys
-    dump = repr(asyncio.run(rows(database_url, "SELECT * FROM records"))) + repr(
-        asyncio.run(rows(database_url, "SELECT * FROM api_keys"))
-    )
-    assert key not in dump and OPERATOR_KEY not in dump

@@ -17,7 +17,7 @@ from gateway.settings import Settings
 from gateway.upstreams.llm import Completion
 from gateway.upstreams.providers.openai import OpenAI
 from gateway.upstreams.transport import AiohttpTransport, failure_kind, reading_errors
-from tests.test_upstream import sse_event
+from tests.upstreams.test_openai import sse_event
 
 
 def test_aiohttp_is_the_release_whose_internals_the_transport_was_checked_against() -> None:

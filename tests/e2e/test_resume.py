@@ -11,12 +11,8 @@ from typing import Any
 
 import httpx
 
-from gateway.db.notify import Listener
-from gateway.db.stamps import utcnow
-from gateway.history.store import Ending
-from tests.conftest import FakeOpenAI
+from tests.conftest import FakeOpenAI, fetch_record, wait_finished
 from tests.servers import UvicornProcess
-from tests.test_e2e_uvicorn import fetch_record, wait_finished
 
 Start = Callable[..., UvicornProcess]
 
@@ -157,32 +153,3 @@ async def test_after_done_the_upstream_sees_exactly_one_request(
             )
             assert again.status_code == 204
     assert len(fake_openai.requests()) == 1
-
-
-async def test_a_checkpoint_on_postgresql_wakes_a_waiting_follower_at_once(
-    make_gateway: Any, database_url: str
-) -> None:
-    gateway = await make_gateway()
-    store = gateway.state["store"]
-    listener: Listener = gateway.state["listener"]
-    if store.kind != "postgresql":
-        assert not listener.listening  # SQLite: followers poll
-        assert await listener.wait(uuid.uuid4(), 0.05) is False
-        return
-    assert listener.listening
-    record_id = uuid.uuid4()
-    now = utcnow()
-    await store.create(
-        id=record_id, conversation_id=uuid.uuid4(), prompt="p", model="m", stream_format="sse",
-        created_at=now, heartbeat_at=now,
-    )  # fmt: skip
-    waiting = asyncio.create_task(listener.wait(record_id, 5.0))
-    await asyncio.sleep(0.05)
-    started = asyncio.get_running_loop().time()
-    await store.checkpoint(record_id, "partial text")
-    assert await waiting is True
-    assert asyncio.get_running_loop().time() - started < 0.5
-    finished = asyncio.create_task(listener.wait(record_id, 5.0))
-    await asyncio.sleep(0.05)
-    await store.finish(record_id, Ending("complete", "partial text and more"))
-    assert await finished is True

@@ -18,7 +18,7 @@ from gateway.db.stamps import utcnow
 from gateway.history.store import Ending, Store
 from gateway.history.upkeep import BATCH, Retention, Upkeep
 from tests.conftest import _clean, cli, rows
-from tests.test_store import opened_store, record
+from tests.history.test_store import opened_store, record
 
 
 @pytest.fixture

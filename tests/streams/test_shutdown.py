@@ -16,7 +16,7 @@ from gateway.streams.live import Streams
 from gateway.upstreams.llm import Completion
 from gateway.upstreams.providers.mock import MockLLM
 from tests.conftest import Gateway, json_post_scope, rows
-from tests.test_relay import ScriptedLLM
+from tests.streams.test_relay import ScriptedLLM
 
 
 class Call:

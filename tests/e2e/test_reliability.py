@@ -28,7 +28,7 @@ from tests.conftest import IN_CI, FakeOpenAI, Gateway, pg_admin, rows
 from tests.servers import CuttingProxy, UvicornProcess, free_port
 
 SOAK = os.environ.get("SOAK") == "1"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 Start = Callable[..., UvicornProcess]
 
 

@@ -8,38 +8,14 @@ import json
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
 
 import httpx
-from databases import Database
 
 from gateway.upstreams.providers.mock import mock_answer
-from tests.conftest import rows
+from tests.conftest import fetch_record, rows, wait_finished
 from tests.servers import UvicornProcess
 
 PROMPT = "Describe the water cycle for a curious child"
-
-
-async def fetch_record(url: str, record_id: str) -> dict[str, Any]:
-    database = Database(url)
-    await database.connect()
-    try:
-        row = await database.fetch_one("SELECT * FROM records WHERE id = :id", {"id": record_id})
-        if row is None:  # SQLite keeps UUIDs as 32 hex digits
-            row = await database.fetch_one("SELECT * FROM records WHERE id = :id", {"id": record_id.replace("-", "")})
-        assert row is not None
-        return dict(row._mapping)
-    finally:
-        await database.disconnect()
-
-
-async def wait_finished(url: str, record_id: str, within: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        record = await fetch_record(url, record_id)
-        if record["status"] != "streaming" or time.monotonic() > deadline:
-            return record
-        await asyncio.sleep(0.05)
 
 
 async def test_text_arrives_word_by_word(uvicorn_gateway: Callable[..., UvicornProcess], database_url: str) -> None:

@@ -1,4 +1,5 @@
-"""History and health through the ASGI app, on SQLite and PostgreSQL."""
+"""The history's routes through the ASGI app, on SQLite and PostgreSQL: pages, cursors, a
+conversation's records, fetch and delete, 503 while the database is away."""
 
 from __future__ import annotations
 
@@ -102,26 +103,8 @@ async def test_malformed_id_is_422_and_unknown_is_404(gateway: Gateway) -> None:
     assert_error(await gateway.get(f"/history/{uuid.uuid4()}"), 404)
 
 
-async def test_health_is_ok_then_503_when_the_database_is_unreachable(make_gateway: Any, tmp_path: Any) -> None:
-    gateway = await make_gateway()
-    response = await gateway.get("/health")
-    assert response.status_code == 200
-    upstream = {"name": "mock", "model_name": "*", "provider": "mock", "model": "*", "state": "ok", "in_flight": 0}
-    assert response.json() == {
-        "status": "ok",
-        "database": "ok",
-        "llm": "mock",
-        "version": "0.1.0",
-        "upstreams": [upstream],
-    }
-    await cut_off_database(gateway, tmp_path)
-    broken = await gateway.get("/health")
-    assert broken.status_code == 503
-    assert broken.json()["status"] == "unavailable" and broken.json()["database"] == "error"
-
-
 async def test_history_total_is_capped_at_ten_thousand_with_a_lower_bound_flag(gateway: Gateway) -> None:
-    from tests.test_search import bulk_insert
+    from tests.history.test_search import bulk_insert
 
     await bulk_insert(gateway.state["store"], 10_050, "history row")
     page = (await gateway.get("/history", params={"limit": 2})).json()

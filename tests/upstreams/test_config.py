@@ -14,7 +14,7 @@ import yaml
 from gateway.settings import ConfigError, Settings
 from gateway.upstreams import config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 ENV = {"OPENAI_KEY": "sk-1", "AZURE_KEY": "az-1"}
 GOOD: dict[str, Any] = {
     "model_list": [

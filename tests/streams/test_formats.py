@@ -1,3 +1,5 @@
+"""The formats' pure encoders: each frame as its format sends it."""
+
 import json
 
 from gateway.streams import formats
