@@ -72,6 +72,12 @@ records = sa.Table(
     # When the record's text was removed (a response made with store: false, or prompt retention);
     # its usage and timings stay.
     sa.Column("redacted_at", sa.DateTime(timezone=True), nullable=True, info=uses(API, START)),
+    # Prompt tokens written to the upstream's cache (Anthropic's cache_creation_input_tokens).
+    sa.Column("cache_creation_tokens", sa.Integer, nullable=True, info=uses(API, END)),
+    # The answer's reasoning text, and its signed thinking blocks (JSON) that the next turn of a
+    # conversation sends back to an upstream that wants them (Anthropic's API).
+    sa.Column("reasoning", sa.Text, nullable=True, info=uses(API, END)),
+    sa.Column("thinking", sa.Text, nullable=True, info=uses(API, END)),
     sa.CheckConstraint(
         "status IN (" + ", ".join(f"'{status}'" for status in STATUSES) + ")",
         name="ck_records_status",
@@ -137,7 +143,8 @@ audit_events = sa.Table(
 TTFT_BOUNDS = (10, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000)
 TTFT_BUCKETS = (*(f"ttft_le_{bound}" for bound in TTFT_BOUNDS), "ttft_over")
 USAGE_COUNTS = ("requests", "errors", "cancelled", "interrupted", "prompt_tokens", "completion_tokens",
-                "cached_tokens", "reasoning_tokens", "estimated", *TTFT_BUCKETS)  # fmt: skip
+                "cached_tokens", "reasoning_tokens", "estimated", *TTFT_BUCKETS,
+                "cache_creation_tokens")  # fmt: skip
 NIL_OWNER = uuid.UUID(int=0)
 
 usage_daily = sa.Table(

@@ -41,6 +41,7 @@ def public(row: Any) -> dict[str, Any]:
     out["completed_at"] = iso(row["completed_at"])
     out["usage_estimated"] = bool(row["usage_estimated"])
     out["tool_calls"] = json.loads(row["tool_calls"]) if row["tool_calls"] else None
+    out["thinking"] = json.loads(row["thinking"]) if row["thinking"] else None
     out["params"] = json.loads(row["params"]) if row["params"] else None
     out["previous_response_id"] = str(row["previous_response_id"]) if row["previous_response_id"] else None
     out["redacted_at"] = iso(row["redacted_at"])
@@ -71,10 +72,13 @@ class Ending:
     upstream_model: str | None = None
     attempts: int | None = None
     tool_text: str | None = None
+    cache_creation_tokens: int | None = None
+    reasoning: str | None = None
+    thinking: str | None = None  # JSON: the signed thinking blocks, for the next turn
 
     def without_text(self) -> Ending:
         """The ending of a record that keeps no text: its usage and timings only."""
-        return dataclasses.replace(self, response="", tool_calls=None, tool_text=None)
+        return dataclasses.replace(self, response="", tool_calls=None, tool_text=None, reasoning=None, thinking=None)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Turn:
     response: str
     messages: list[dict[str, Any]] | None = None  # a /v1 exchange's messages
     tool_calls: list[dict[str, Any]] | None = None
+    thinking: list[dict[str, Any]] | None = None  # its answer's signed thinking blocks
 
 
 @dataclass(frozen=True)

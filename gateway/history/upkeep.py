@@ -34,7 +34,7 @@ PAUSE_SHARE = 4.0
 PAUSE_SECONDS = 0.02  # at least
 # What removing a record's text blanks: everything it was asked and answered.
 TEXT = {"prompt": "", "response": "", "system": None, "messages": None, "tools": None, "tool_calls": None,
-        "tool_text": None, "params": None}  # fmt: skip
+        "tool_text": None, "params": None, "reasoning": None, "thinking": None}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""An answer as it arrives: its text, tool calls (assembled from their fragments), first token's
-time, finish reason and usage, and the record's ending built from them (for a relayed stream and
-a `stream: false` answer alike)."""
+"""An answer as it arrives: its text, tool calls (assembled from their fragments), reasoning (and
+the thinking blocks that must go back upstream), first token's time, finish reason and usage, and
+the record's ending built from them (for a relayed stream and a `stream: false` answer alike)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,19 @@ def call_order(index: Any) -> tuple[int, str]:
 
 
 class Answer:
-    __slots__ = ("calls", "finish_reason", "first", "length", "messages", "parts", "route", "started", "usage")
+    __slots__ = (
+        "calls",
+        "finish_reason",
+        "first",
+        "length",
+        "messages",
+        "parts",
+        "reasoning",
+        "route",
+        "started",
+        "thinking",
+        "usage",
+    )
 
     def __init__(self, started: float, messages: list[dict[str, Any]], route: Route | None = None) -> None:
         self.route = route  # which upstream answers
@@ -44,12 +56,21 @@ class Answer:
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.calls: dict[Any, _Call] = {}  # by index
+        self.reasoning: list[str] = []
+        self.thinking: list[dict[str, Any]] = []  # whole blocks, signed, as they ended
 
     def add(self, text: str, now: float) -> None:
         if self.first is None:
             self.first = now
         self.parts.append(text)
         self.length += len(text)
+
+    def add_reasoning(self, text: str, thinking: tuple[dict[str, Any], ...], now: float) -> None:
+        if self.first is None:
+            self.first = now
+        if text:
+            self.reasoning.append(text)
+        self.thinking.extend(thinking)
 
     def add_calls(self, fragments: tuple[Any, ...], now: float) -> None:
         """Tool-call fragments as OpenAI streams them: the first of each call carries its index, id,
@@ -87,6 +108,11 @@ class Answer:
         message = choice.get("message")
         if not isinstance(message, dict):
             message = {}
+        reasoning = message.get("reasoning_content")
+        blocks = message.get("thinking_blocks")
+        thinking = tuple(b for b in blocks if isinstance(b, dict)) if isinstance(blocks, list) else ()
+        if isinstance(reasoning, str) and reasoning or thinking:
+            self.add_reasoning(reasoning if isinstance(reasoning, str) else "", thinking, now)
         text = text_of(message.get("content"))
         if text:
             self.add(text, now)
@@ -136,7 +162,10 @@ class Answer:
             finish_reason=self.finish_reason,
             cached_tokens=usage.cached_tokens if usage else None,
             reasoning_tokens=usage.reasoning_tokens if usage else None,
+            cache_creation_tokens=usage.cache_creation_tokens if usage else None,
             tool_text=tool_text(calls) or None,
+            reasoning="".join(self.reasoning) or None,
+            thinking=dumps(self.thinking),
             upstream=self.route.upstream if self.route else None,
             upstream_model=self.route.model if self.route else None,
             attempts=self.route.attempts if self.route else None,

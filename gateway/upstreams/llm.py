@@ -1,10 +1,16 @@
-"""The LLM interface every backend speaks (the OpenAI client, the mock), and its chunk type.
+"""The LLM interface every backend speaks (each provider's client, the mock), and its chunk type.
 
 An LLM's `open()` acquires a stream before anything is sent to the client (so a refusal can
 still become a status code) and returns an async iterator of `Chunk`s. Closing it early
 (`aclose()`) releases the upstream at once. A failure after the stream has started is raised
 as `StreamFailed` from the iterator. `complete()` asks for the whole answer at once
-(`stream: false`) and returns OpenAI's `chat.completion` object as it came.
+(`stream: false`) and returns OpenAI's `chat.completion` object, read.
+
+The gateway's own language is OpenAI's chat completions: a `Completion` holds chat messages and a
+`Chunk` a chat stream's delta, whatever the upstream speaks. Each client also says which APIs it
+serves as they are (`apis`): when the client's API is one of them and the client's request came
+whole (`Completion.native`), the request goes as it came and the chunks carry the upstream's own
+events (`Chunk.raw`), which the route relays untouched; otherwise the client translates.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     estimated: bool = False
-    cached_tokens: int | None = None  # prompt_tokens_details.cached_tokens
+    cached_tokens: int | None = None  # prompt_tokens_details.cached_tokens: cache reads
     reasoning_tokens: int | None = None  # completion_tokens_details.reasoning_tokens
+    cache_creation_tokens: int | None = None  # cache writes (Anthropic's), counted in prompt_tokens too
 
     @property
     def total_tokens(self) -> int:
@@ -39,6 +46,7 @@ def usage_of(value: Any) -> Usage | None:
         int(value.get("completion_tokens") or 0),
         cached_tokens=_count(prompt, "cached_tokens"),
         reasoning_tokens=_count(completion, "reasoning_tokens"),
+        cache_creation_tokens=_count(prompt, "cache_creation_tokens"),
     )
 
 
@@ -50,15 +58,19 @@ def _count(details: Any, name: str) -> int | None:
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """What arrived together: the text joined, the last finish reason and usage, the tool calls'
-    fragments (OpenAI's `delta.tool_calls` items), and the events themselves, as OpenAI's SSE
-    (`raw`), for a client that is relayed the upstream's own chunks."""
+    fragments (OpenAI's `delta.tool_calls` items), the reasoning, and the events themselves, in the
+    upstream's own API (`raw`), for a client of that API that is relayed them."""
 
     text: str = ""
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # OpenAI's names, whatever the upstream said
     usage: Usage | None = None
     tool_calls: tuple[Any, ...] = ()  # items as the upstream sent them: Answer.add_calls checks them
     raw: bytes = b""
     model: str | None = None  # the upstream's name for the model, read from its usage event
+    reasoning: str = ""  # the model's reasoning text (`reasoning_content`; Anthropic's thinking)
+    # Whole reasoning blocks that must go back to the upstream on the next turn, as Anthropic's API
+    # takes them (`{"type": "thinking", "thinking", "signature"}` or `redacted_thinking`).
+    thinking: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,10 @@ class Completion:
     options: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
     include_usage: bool = True  # whether the client wants the usage chunk (the upstream is always asked)
-    relay_raw: bool = False  # whether the client is relayed the upstream's own chunks (`Chunk.raw`)
+    relay_raw: bool = False  # whether the client is relayed the upstream's own events (`Chunk.raw`)
+    api: str = "chat"  # the API the client speaks: chat, messages (Anthropic's) or responses
+    native: dict[str, Any] | None = None  # the client's request as it came, for an upstream of its API
+    headers: tuple[tuple[str, str], ...] = ()  # the client's headers such an upstream gets (anthropic-beta…)
 
     @property
     def temperature(self) -> float | None:
@@ -86,16 +101,19 @@ class Completion:
 
 @dataclass(frozen=True)
 class Route:
-    """Which upstream answered, the model it was asked for, and the attempts it took to get there."""
+    """Which upstream answered, the model it was asked for, the attempts it took to get there, and
+    the API it was asked in (its events' and answer's, `raw`)."""
 
     upstream: str
     model: str
     attempts: int = 1
+    api: str = "chat"
 
 
 @dataclass(frozen=True)
 class Completed:
-    """A whole answer (`stream: false`): OpenAI's object as it came, and read."""
+    """A whole answer (`stream: false`): as the upstream sent it (`raw`, in `route.api`), and as
+    OpenAI's `chat.completion` object (`body`, what the record reads)."""
 
     raw: bytes
     body: dict[str, Any]
@@ -121,6 +139,7 @@ class ChunkStream(Protocol):
 
 class LLM(Protocol):
     name: str
+    apis: frozenset[str]  # the APIs whose requests it sends as they came, and whose events it relays
 
     async def open(self, completion: Completion) -> ChunkStream: ...
 
@@ -131,6 +150,14 @@ class LLM(Protocol):
     async def embeddings(self, body: dict[str, Any], request_id: str) -> Completed: ...
 
     async def aclose(self) -> None: ...
+
+
+def speaks(llm: LLM, completion: Completion) -> str:
+    """The API an upstream is asked a completion in: the client's own, when the upstream serves it
+    and the request came whole; else the upstream's first (chat completions for most)."""
+    if completion.native is not None and completion.api in llm.apis:
+        return completion.api
+    return "chat" if "chat" in llm.apis else next(iter(sorted(llm.apis)))
 
 
 def estimate_tokens(text: str) -> int:

@@ -21,7 +21,7 @@ from gateway.upstreams.candidates import Table, Upstream
 from gateway.upstreams.config import Deployment, Routing
 from gateway.upstreams.cooldown import CooldownShare, Health
 from gateway.upstreams.failover import Failover
-from gateway.upstreams.llm import LLM, Chunk, ChunkStream, Completed, Completion, Route
+from gateway.upstreams.llm import LLM, Chunk, ChunkStream, Completed, Completion, Route, speaks
 
 log = logging.getLogger("gateway.router")
 
@@ -60,7 +60,8 @@ class Router:
         self.upstreams = upstreams
         self.deadline = deadline
         self.table = Table(upstreams, routing)
-        self.healths = {upstream.deployment.name: upstream.health for upstream in upstreams}
+        self.by_name = {upstream.deployment.name: upstream for upstream in upstreams}
+        self.apis = frozenset().union(*(upstream.llm.apis for upstream in upstreams))
         self.share = CooldownShare(redis_url, {u.deployment.name: u.health for u in upstreams}) if redis_url else None
         self.failover = Failover(routing, self.table, deadline, self.share)
 
@@ -94,6 +95,7 @@ class Router:
             return await upstream.llm.open(_asking(completion, model))
 
         stream, route, span = await self.failover.call(completion.model, call)
+        route = self._spoken(route, completion)
         return RoutedStream(stream, route, self._health(route), span)  # in flight until it closes
 
     async def complete(self, completion: Completion) -> Completed:
@@ -104,7 +106,7 @@ class Router:
         self._health(route).done()
         if span is not None:
             span.answered(completed.body)
-        return dataclasses.replace(completed, route=route)
+        return dataclasses.replace(completed, route=self._spoken(route, completion))
 
     async def embeddings(self, body: dict[str, Any], request_id: str) -> Completed:
         async def call(upstream: Upstream, model: str) -> Completed:
@@ -117,7 +119,12 @@ class Router:
         return dataclasses.replace(completed, route=route)
 
     def _health(self, route: Route) -> Health:
-        return self.healths[route.upstream]
+        return self.by_name[route.upstream].health
+
+    def _spoken(self, route: Route, completion: Completion) -> Route:
+        """The route, with the API its upstream was asked in."""
+        api = speaks(self.by_name[route.upstream].llm, completion)
+        return route if api == route.api else Route(route.upstream, route.model, route.attempts, api)
 
     async def models(self) -> list[str]:
         """Every model a client may ask for: each named one, and what each pattern's upstream lists

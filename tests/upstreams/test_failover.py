@@ -23,6 +23,7 @@ class Scripted:
 
     def __init__(self, name: str, *script: Any) -> None:
         self.name = name
+        self.apis = frozenset({"chat"})
         self.script = list(script)
         self.asked: list[str] = []
 

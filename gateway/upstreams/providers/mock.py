@@ -150,6 +150,7 @@ def _fragments(text: str, size: int = 8) -> Iterator[str]:
 
 class MockLLM:
     name = "mock"
+    apis = frozenset({"chat"})
 
     def __init__(self, delay: float = 0.02, model: str = "gpt-4o-mini") -> None:
         self.delay = delay

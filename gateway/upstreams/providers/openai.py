@@ -58,6 +58,7 @@ class OpenAI:
     `Retryable`, and the router decides where the next goes (router.py)."""
 
     name = "openai"
+    apis = frozenset({"chat"})
 
     def __init__(
         self,
