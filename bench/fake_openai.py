@@ -28,7 +28,8 @@ A gateway forwards only the request, so the behaviour is written into the last u
                     their arguments in `chunks` fragments in all
 
 `stream: false` gets one `chat.completion` object; `GET /v1/models` lists two models, `POST
-/v1/embeddings` answers with small vectors.
+/v1/embeddings` answers with small vectors. `POST /v1/responses` speaks OpenAI's Responses API
+(bench/fake_responses.py says how, and which directives it takes), recorded here like the rest.
 
 Every request is recorded (headers, body, the client's port, when it started and ended, whether
 the client went away first): `GET /_requests` lists them, `POST /_reset` forgets them (and the
@@ -174,6 +175,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         items = inputs if isinstance(inputs, list) else [inputs]
         data = [{"object": "embedding", "index": i, "embedding": [0.5, -0.5, float(i)]} for i in range(len(items))]
         await json_response(send, 200, {"object": "list", "data": data, "model": "fake-embedding"})
+        return
+    if path == "/v1/responses" and scope["method"] == "POST":
+        # The Responses API: its own module, sharing this one's record, mode and directives.
+        from bench import fake_responses
+
+        await fake_responses.handle(scope, receive, send)
         return
     if path != "/v1/chat/completions" or scope["method"] != "POST":
         await json_response(send, 404, {"error": {"message": f"no route {path}", "type": "invalid_request_error"}})
