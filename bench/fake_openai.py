@@ -22,6 +22,7 @@ A gateway forwards only the request, so the behaviour is written into the last u
     cookie          set a Cloudflare-like cookie on the answer, as OpenAI's answers do
     extras          send what OpenAI sends besides content: `reasoning_content`, a `refusal`, `logprobs`,
                     and end with `finish_reason: content_filter`
+    tool=NAME       the tool called is the request's tool of that name
     tools           answer with tool calls (also whenever the request has `tools` and a `tool_choice`
                     that is not "none", and its last message is not a tool's result), split into
                     deltas exactly as OpenAI splits them: `calls=N` calls in parallel (default 1),
@@ -95,19 +96,26 @@ def tool_calls_wanted(body: dict[str, Any], d: dict[str, str]) -> bool:
 
 
 def planned_calls(body: dict[str, Any], d: dict[str, str], fragments: int) -> list[tuple[str, str, list[str]]]:
-    """(id, name, argument fragments) of each call: the request's tools in turn, `calls` of them.
-    The first property of a call's arguments holds `tok0 tok1 …`, and the arguments are cut into
-    `fragments` pieces in all, one a token, as OpenAI's tokens cut them."""
+    """(id, name, argument fragments) of each call: the request's tools in turn (or the one `tool`
+    names), `calls` of them. The first property of a call's arguments holds `tok0 tok1 …`, the
+    other required ones their names (all of them when the schema requires none), and the arguments
+    are cut into `fragments` pieces in all, one a token, as OpenAI's tokens cut them."""
     tools = [
         t["function"] for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("function"), dict)
     ]
+    if "tool" in d:  # the tool a test wants called, among the many a client like Codex offers
+        tools = [tool for tool in tools if tool.get("name") == d["tool"]]
     tools = tools or [{"name": "lookup", "parameters": {"properties": {"query": {"type": "string"}}}}]
     count = int(d.get("calls", "1"))
     per_call = max(2, fragments // count)
     calls = []
     for index in range(count):
         tool = tools[index % len(tools)]
-        names = list(((tool.get("parameters") or {}).get("properties") or {"value": {}}).keys())
+        parameters = tool.get("parameters") or {}
+        names = list((parameters.get("properties") or {"value": {}}).keys())
+        required = parameters.get("required")
+        if isinstance(required, list):  # a model fills what is required: the first property, and those
+            names = names[:1] + [name for name in names[1:] if name in required]
         rest = "".join(f', "{name}": "{name} {index}"' for name in names[1:])
         tokens = [f"tok{i}" for i in range(per_call)]
         pieces = [f'{{"{names[0]}": "' + tokens[0], *(" " + token for token in tokens[1:]), f'"{rest}}}']

@@ -24,13 +24,14 @@ from gateway import home
 from gateway.access import admin
 from gateway.access.auth import AuthMiddleware
 from gateway.access.ratelimit import RateLimitMiddleware
+from gateway.anthropic import messages
 from gateway.db.database import DATABASE_ERRORS
-from gateway.errors import GatewayError, Unavailable, error_body
+from gateway.errors import GatewayError, Unavailable, error_body, error_status
 from gateway.history import routes as history
 from gateway.lifespan import lifespan
 from gateway.observability import logs
 from gateway.observability.request_spans import TracingMiddleware
-from gateway.openai import completions, responses
+from gateway.openai import completions, conversations, response_reads, responses
 from gateway.settings import ConfigError, Settings
 from gateway.streams import endpoint as streams
 from gateway.upstreams import config
@@ -69,8 +70,9 @@ def json_error(
     headers: dict[str, str] | None = None,
     code: str | None = None,
 ) -> Response:
-    body = error_body(type_, message, logs.request_id(request.scope), request.url.path, code)
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    path = request.url.path
+    body = error_body(type_, message, logs.request_id(request.scope), path, code, status)
+    return Response(body, status_code=error_status(status, path), media_type="application/json", headers=headers)
 
 
 async def gateway_error(request: Request, exc: Exception) -> Response:
@@ -103,7 +105,15 @@ def middleware(settings: Settings) -> list[Middleware]:
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "DELETE"],
-                allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Last-Event-ID"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-API-Key",
+                    "X-Request-ID",
+                    "Last-Event-ID",
+                    "Anthropic-Version",
+                    "Anthropic-Beta",
+                ],
                 expose_headers=[
                     "X-Request-ID",
                     "X-Record-ID",
@@ -127,6 +137,9 @@ ROUTES: list[BaseRoute] = [
     *streams.ROUTES,
     *completions.ROUTES,
     *responses.ROUTES,
+    *response_reads.ROUTES,
+    *conversations.ROUTES,
+    *messages.ROUTES,
     *history.ROUTES,
     *admin.ROUTES,
     *home.ROUTES,

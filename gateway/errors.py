@@ -1,4 +1,6 @@
-"""The gateway's error tree, and the one function that turns an error into a JSON body.
+"""The gateway's error tree, and the one function that turns an error into a JSON body, shaped as
+the API it came to expects: the gateway's own, OpenAI's under `/v1/`, Anthropic's under
+`/v1/messages` (where a 422 is a 400, as Anthropic answers a bad request).
 
 GatewayError                      any error a client is told about, with its HTTP status
  ├── BadRequest          400      malformed JSON, or the upstream rejected the request
@@ -107,10 +109,39 @@ ERRORS = {
 }
 
 
+# Anthropic's error types, by status (its SDKs pick their exception by the status, and show the type).
+ANTHROPIC_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
+    404: "not_found_error", 408: "timeout_error", 413: "request_too_large", 429: "rate_limit_error",
+    500: "api_error", 502: "api_error", 503: "overloaded_error", 504: "timeout_error",
+}  # fmt: skip
+
+
+def anthropic_path(path: str) -> bool:
+    return path.startswith("/v1/messages")
+
+
+def error_status(status: int, path: str) -> int:
+    """The status a client of the API at `path` is told: Anthropic's answer a bad request 400."""
+    return 400 if status == 422 and anthropic_path(path) else status
+
+
 def error_body(
-    type_: str, message: str, request_id: str | None = None, path: str = "", code: str | None = None
+    type_: str,
+    message: str,
+    request_id: str | None = None,
+    path: str = "",
+    code: str | None = None,
+    status: int = 500,
 ) -> bytes:
-    """The JSON error; under /v1/ it also carries OpenAI's `param` and `code`, for its SDKs."""
+    """The JSON error; under /v1/ it also carries OpenAI's `param` and `code`, for its SDKs, and
+    under /v1/messages it is Anthropic's (`{"type": "error", "error": {"type", "message"}}`)."""
+    if anthropic_path(path):
+        kind = ANTHROPIC_TYPES.get(error_status(status, path), "invalid_request_error" if status < 500 else "api_error")
+        shaped: dict[str, object] = {"type": "error", "error": {"type": kind, "message": message}}
+        if request_id is not None:
+            shaped["request_id"] = request_id
+        return json.dumps(shaped, separators=(",", ":"), ensure_ascii=False).encode()
     error: dict[str, str | None] = {"type": type_, "message": message}
     if request_id is not None:
         error["request_id"] = request_id

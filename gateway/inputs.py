@@ -71,10 +71,20 @@ def check_strings(value: Any, where: str) -> None:
             raise Invalid(f"{where} must be valid Unicode text (it holds an unpaired surrogate)") from None
     elif isinstance(value, dict):
         for key, item in value.items():
+            check_strings(key, f"{where}: a key")
             check_strings(item, f"{where}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
             check_strings(item, f"{where}[{index}]")
+
+
+def check_fields(body: Mapping[str, Any], checked: tuple[str, ...] = ()) -> None:
+    """A body's fields, names and values, as text a database and JSON can hold (`checked`: fields
+    whose values were checked already, with their paths)."""
+    for name, value in body.items():
+        check_strings(name, "a field's name")
+        if name not in checked:
+            check_strings(value, name)
 
 
 def an_object(value: Any, where: str) -> dict[str, Any]:

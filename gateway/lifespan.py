@@ -26,6 +26,7 @@ from gateway.access.ratelimit import Limiter
 from gateway.access.tokens import Tokens
 from gateway.db.database import make_database, open_database
 from gateway.db.notify import Listener
+from gateway.history.conversations import Conversations
 from gateway.history.search import Search
 from gateway.history.store import Store
 from gateway.history.upkeep import Retention, Upkeep
@@ -36,9 +37,7 @@ from gateway.streams.live import Streams
 from gateway.upstreams.candidates import Upstream
 from gateway.upstreams.config import Routing
 from gateway.upstreams.cooldown import Health
-from gateway.upstreams.llm import LLM
-from gateway.upstreams.providers.mock import MockLLM
-from gateway.upstreams.providers.openai import OpenAI
+from gateway.upstreams.providers.clients import client
 from gateway.upstreams.router import Router
 from gateway.upstreams.transport import make_transport
 
@@ -55,21 +54,15 @@ def make_router(settings: Settings, routing: Routing) -> Router:
     transport = make_transport(settings) if any(d.provider != "mock" for d in routing.deployments) else None
     upstreams = []
     for deployment in routing.deployments:
-        llm: LLM
-        listed = deployment.model if deployment.model != "*" else settings.openai_model
-        if deployment.provider == "mock":
-            llm = MockLLM(delay=settings.mock_delay_seconds, model=listed)
-        else:
-            llm = OpenAI(settings, transport, deployment)
         health = Health(deployment.name, routing.allowed_fails, routing.cooldown_time, deployment.rpm)
-        upstreams.append(Upstream(deployment, llm, health))
+        upstreams.append(Upstream(deployment, client(deployment, settings, transport), health))
     return Router(routing, upstreams, settings.openai_connect_deadline, settings.redis_url, transport)
 
 
 def prices(settings: Settings, routing: Routing) -> dict[str, Price]:
     """Each model's price: the configuration file's (LiteLLM's costs a token), then MODEL_PRICES'."""
     found = {model: Price(*price) for model, price in routing.prices().items()}
-    found.update((model, Price(input_, output, cached)) for model, input_, output, cached in settings.model_prices)
+    found.update((model, Price(i, o, c, w)) for model, i, o, c, w in settings.model_prices)
     return found
 
 
@@ -179,6 +172,7 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
                 "settings": settings,
                 "store": store,
                 "search": Search(database, settings.database_kind),
+                "conversations": Conversations(database),
                 "usage": Usage(database, prices(settings, routing)),
                 "key_store": key_store,
                 "audit": AuditLog(database, settings.database_kind),

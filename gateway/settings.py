@@ -106,9 +106,10 @@ def _transport(text: str) -> str:
     return text
 
 
-def _prices(text: str) -> tuple[tuple[str, float, float, float | None], ...]:
-    """MODEL_PRICES: {"model": {"input": 0.15, "output": 0.6, "cached": 0.075}, ...}, in US dollars a
-    million tokens (`cached` optional: cached input costs the input price then)."""
+def _prices(text: str) -> tuple[tuple[str, float, float, float | None, float | None], ...]:
+    """MODEL_PRICES: {"model": {"input": 0.15, "output": 0.6, "cached": 0.075, "cache_write": 0.19}, ...},
+    in US dollars a million tokens (`cached`, input read from a cache, and `cache_write`, input
+    written to one, are optional: such input costs the input price then)."""
     try:
         table = json.loads(text)
     except ValueError:
@@ -120,15 +121,15 @@ def _prices(text: str) -> tuple[tuple[str, float, float, float | None], ...]:
         if (
             not isinstance(price, dict)
             or not {"input", "output"} <= set(price)
-            or set(price) - {"input", "output", "cached"}
+            or set(price) - {"input", "output", "cached", "cache_write"}
         ):
-            raise ValueError(f"{model}: expected input, output and optionally cached")
-        values: list[Any] = [price.get(name) for name in ("input", "output", "cached")]
+            raise ValueError(f"{model}: expected input, output and optionally cached and cache_write")
+        values: list[Any] = [price.get(name) for name in ("input", "output", "cached", "cache_write")]
         for value in values:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
                 raise ValueError(f"{model}: prices are numbers of 0 or more")
-        cached = float(values[2]) if values[2] is not None else None
-        prices.append((str(model), float(values[0]), float(values[1]), cached))
+        cached, write = (float(value) if value is not None else None for value in values[2:])
+        prices.append((str(model), float(values[0]), float(values[1]), cached, write))
     return tuple(prices)
 
 
@@ -177,7 +178,7 @@ class Settings:
     redis_url: str = ""
     log_json: bool = True
     log_level: str = "INFO"
-    max_prompt_chars: int = 32000
+    max_prompt_chars: int = 1_000_000
     max_body_bytes: int = 10 * 1024 * 1024  # an ordinary photo, base64 in a data: URI, fits
     mock_delay_seconds: float = 0.02
     sse_keepalive_seconds: float = 15.0
@@ -192,7 +193,7 @@ class Settings:
     jwt_audience: str = ""
     jwt_role_claim: str = "role"
     # US dollars a million tokens, by model: (model, input, output, cached input or None).
-    model_prices: tuple[tuple[str, float, float, float | None], ...] = field(default_factory=tuple)
+    model_prices: tuple[tuple[str, float, float, float | None, float | None], ...] = field(default_factory=tuple)
     retention_days: int = 0  # records older than this are deleted (0: kept for good)
     prompt_retention_days: int = 0  # records older than this keep their usage, not their text (0: never)
     retention_sweep_seconds: float = 60.0  # how often retention looks for records past it

@@ -121,6 +121,7 @@ async def _clean(url: str) -> None:
         await database.execute("DELETE FROM api_keys")
         await database.execute("DELETE FROM audit_events")
         await database.execute("DELETE FROM usage_daily")
+        await database.execute("DELETE FROM conversations")
     finally:
         await database.disconnect()
 
@@ -227,6 +228,15 @@ def uvicorn_gateway(database_url: str, tmp_path: Path) -> Iterator[Callable[...,
 @pytest.fixture(scope="session")
 def fake_openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornProcess]:
     process = UvicornProcess("bench.fake_openai:app", free_port(), {}, tmp_path_factory.mktemp("fake") / "fake.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_anthropic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornProcess]:
+    log = tmp_path_factory.mktemp("fake") / "fake-anthropic.log"
+    process = UvicornProcess("bench.fake_anthropic.server:app", free_port(), {}, log)
     process.start()
     yield process
     process.stop()

@@ -18,7 +18,7 @@ def test_defaults_use_an_embedded_sqlite_file_and_the_mock() -> None:
     assert config.from_settings(settings).llm_name == "mock"
     assert settings.openai_max_retries == 3
     assert settings.openai_timeout == 60
-    assert settings.max_prompt_chars == 32000
+    assert settings.max_prompt_chars == 1_000_000
     assert settings.max_body_bytes == 10 * 1024 * 1024  # an ordinary photo as a data: URI fits
 
 

@@ -78,6 +78,9 @@ records = sa.Table(
     # conversation sends back to an upstream that wants them (Anthropic's API).
     sa.Column("reasoning", sa.Text, nullable=True, info=uses(API, END)),
     sa.Column("thinking", sa.Text, nullable=True, info=uses(API, END)),
+    # What of the request its upstream was not given, because it speaks another API that has no
+    # place for it (JSON: field names, `tools:<type>`, `input:<item type>`, …).
+    sa.Column("left_out", sa.Text, nullable=True, info=uses(API, END)),
     sa.CheckConstraint(
         "status IN (" + ", ".join(f"'{status}'" for status in STATUSES) + ")",
         name="ck_records_status",
@@ -119,6 +122,19 @@ api_keys = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("role", sa.String(16), nullable=False, server_default="user"),
     sa.Column("retention_days", sa.Integer, nullable=True),  # overrides RETENTION_DAYS for its records
+)
+
+# OpenAI's conversations (`/v1/conversations`): a conversation's items are its records' (`records.
+# conversation_id` is its id); this row holds what is the conversation's own: its owner, its
+# metadata, and when it was deleted. A conversation begun by /stream or /v1 has none until asked for one.
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.Uuid(as_uuid=True), primary_key=True),
+    sa.Column("api_key_id", sa.Uuid(as_uuid=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("metadata", sa.Text, nullable=True),
+    sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 # Who did what to keys and records, and which admin calls were refused. The gateway only inserts.

@@ -15,7 +15,8 @@ from databases import Database
 
 from gateway.db.stamps import stamp
 from gateway.db.tables import records
-from gateway.history.store import mine, public
+from gateway.history.store import public
+from gateway.history.turns import mine
 
 PAGE = 500
 EPOCH = dt.date(1970, 1, 1)

@@ -27,7 +27,7 @@ from gateway.inputs import parse_fields
 async def usage(request: Request) -> Response:
     query = parse_fields(USAGE_FIELDS, request.query_params, strict=False)
     last: dt.date = query["to"] or utcnow().date()
-    first: dt.date = query["from"] or last - dt.timedelta(days=29)
+    first: dt.date = query["from"] or max(last, dt.date.min + dt.timedelta(days=29)) - dt.timedelta(days=29)
     if first > last:
         raise Invalid("from must not be after to")
     if (last - first).days >= MAX_USAGE_DAYS:

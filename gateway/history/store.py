@@ -21,6 +21,8 @@ from gateway.db.database import make_writer
 from gateway.db.groupcommit import GroupCommit
 from gateway.db.stamps import encode_cursor, iso, stamp, utcnow
 from gateway.db.tables import END_COLUMNS, RECORD_FIELDS, START_COLUMNS, records
+from gateway.history import turns
+from gateway.history.turns import Chain, Turn, mine
 from gateway.observability import tracing
 
 # Batches of each of the two hot-path writes in flight at once (on connections of their own).
@@ -29,7 +31,6 @@ WRITE_SLOTS = 4
 TOTAL_CAP = 10_000
 START_DEFAULTS: dict[str, Any] = {"response": "", "status": "streaming", "usage_estimated": False}
 SWEPT = "the gateway stopped before the answer finished"
-MAX_CHAIN = 1000  # responses a previous_response_id reaches back through
 
 
 def public(row: Any) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def public(row: Any) -> dict[str, Any]:
     out["usage_estimated"] = bool(row["usage_estimated"])
     out["tool_calls"] = json.loads(row["tool_calls"]) if row["tool_calls"] else None
     out["thinking"] = json.loads(row["thinking"]) if row["thinking"] else None
+    out["left_out"] = json.loads(row["left_out"]) if row["left_out"] else None
     out["params"] = json.loads(row["params"]) if row["params"] else None
     out["previous_response_id"] = str(row["previous_response_id"]) if row["previous_response_id"] else None
     out["redacted_at"] = iso(row["redacted_at"])
@@ -75,30 +77,11 @@ class Ending:
     cache_creation_tokens: int | None = None
     reasoning: str | None = None
     thinking: str | None = None  # JSON: the signed thinking blocks, for the next turn
+    left_out: str | None = None  # JSON: what the upstream was not given
 
     def without_text(self) -> Ending:
         """The ending of a record that keeps no text: its usage and timings only."""
         return dataclasses.replace(self, response="", tool_calls=None, tool_text=None, reasoning=None, thinking=None)
-
-
-@dataclass(frozen=True)
-class Turn:
-    """An earlier exchange of a conversation, as a continuation replays it."""
-
-    prompt: str
-    response: str
-    messages: list[dict[str, Any]] | None = None  # a /v1 exchange's messages
-    tool_calls: list[dict[str, Any]] | None = None
-    thinking: list[dict[str, Any]] | None = None  # its answer's signed thinking blocks
-
-
-@dataclass(frozen=True)
-class Chain:
-    """A response's conversation: its id, the turns oldest first, and the newest one's status."""
-
-    conversation_id: uuid.UUID
-    turns: list[Turn]
-    status: str
 
 
 @dataclass(frozen=True)
@@ -107,11 +90,6 @@ class Page:
     total: int
     next: str | None
     total_is_lower_bound: bool = False
-
-
-def mine(owner: uuid.UUID | None) -> list[sa.ColumnElement[bool]]:
-    """Only the owner's records; None (the operator, or an open gateway) sees them all."""
-    return [] if owner is None else [records.c.api_key_id == owner]
 
 
 class Store:
@@ -205,75 +183,18 @@ class Store:
         cursor = encode_cursor(last["created_at"], last["id"]) if last is not None else None
         return Page(items=items, total=min(total, TOTAL_CAP), next=cursor, total_is_lower_bound=total > TOTAL_CAP)
 
-    async def conversation(self, conversation_id: uuid.UUID, owner: uuid.UUID | None = None) -> list[Turn] | None:
-        """Earlier turns, oldest first, or None when the conversation is unknown (or not owner's)."""
-        query = (
-            sa.select(records.c.prompt, records.c.response, records.c.status, records.c.messages, records.c.tool_calls)
-            .where(records.c.conversation_id == conversation_id, *mine(owner))
-            .order_by(records.c.created_at, records.c.id)
-        )
-        rows = await self.db.fetch_all(query)
-        if not rows:
-            return None
-        return [
-            Turn(
-                row["prompt"],
-                row["response"],
-                json.loads(row["messages"]) if row["messages"] else None,
-                json.loads(row["tool_calls"]) if row["tool_calls"] else None,
-            )
-            for row in rows
-            if row["status"] != "streaming"
-        ]
-
     async def row(self, record_id: uuid.UUID, owner: uuid.UUID | None = None) -> dict[str, Any] | None:
         """Every column of a record, typed (what a response is rebuilt from)."""
         row = await self.db.fetch_one(records.select().where(records.c.id == record_id, *mine(owner)))
         return {column.name: row[column.name] for column in records.columns} if row is not None else None
 
+    async def conversation(self, conversation_id: uuid.UUID, owner: uuid.UUID | None = None) -> list[Turn] | None:
+        """Earlier turns, oldest first, or None when the conversation is unknown (or not owner's)."""
+        return await turns.conversation(self.db, conversation_id, owner)
+
     async def chain(self, record_id: uuid.UUID, owner: uuid.UUID | None = None) -> Chain | None:
-        """A response and those it continues (by `previous_response_id`), oldest first; None when
-        it is unknown, another owner's, not a response, or its text was removed. An earlier
-        response whose text was removed ends the chain there."""
-        start = sa.select(records.c.id, records.c.previous_response_id, sa.literal_column("0").label("depth")).where(
-            records.c.id == record_id, records.c.stream_format == "responses", *mine(owner)
-        )
-        walk = start.cte("chain", recursive=True)
-        earlier = records.alias("earlier")
-        walk = walk.union_all(
-            sa.select(earlier.c.id, earlier.c.previous_response_id, walk.c.depth + sa.literal_column("1")).where(
-                earlier.c.id == walk.c.previous_response_id, walk.c.depth < MAX_CHAIN
-            )
-        )
-        query = (
-            sa.select(
-                records.c.prompt,
-                records.c.response,
-                records.c.status,
-                records.c.messages,
-                records.c.tool_calls,
-                records.c.conversation_id,
-                records.c.redacted_at,
-            )
-            .join(walk, walk.c.id == records.c.id)
-            .order_by(walk.c.depth)
-        )
-        rows = await self.db.fetch_all(query)
-        if not rows or rows[0]["redacted_at"] is not None:
-            return None
-        turns: list[Turn] = []
-        for row in rows:  # newest first
-            if row["redacted_at"] is not None:
-                break
-            turns.append(
-                Turn(
-                    row["prompt"],
-                    row["response"],
-                    json.loads(row["messages"]) if row["messages"] else None,
-                    json.loads(row["tool_calls"]) if row["tool_calls"] else None,
-                )
-            )
-        return Chain(rows[0]["conversation_id"], turns[::-1], rows[0]["status"])
+        """A response and those it continues, oldest first (history/turns.py)."""
+        return await turns.chain(self.db, record_id, owner)
 
     async def close(self) -> None:
         await self.writer.close()

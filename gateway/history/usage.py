@@ -20,22 +20,26 @@ from databases import Database
 
 from gateway.db.tables import NIL_OWNER, TTFT_BOUNDS, TTFT_BUCKETS, USAGE_COUNTS, usage_daily
 
-TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_creation_tokens", "reasoning_tokens")
 
 
 @dataclass(frozen=True)
 class Price:
-    """US dollars a million tokens: input, output, and cached input (the input price when unset)."""
+    """US dollars a million tokens: input, output, input read from a cache and input written to one
+    (the input price when unset)."""
 
     input: float
     output: float
     cached: float | None = None
+    cache_write: float | None = None
 
     def cost(self, counts: Mapping[str, int]) -> float:
-        cached = counts["cached_tokens"]
-        fresh = max(counts["prompt_tokens"] - cached, 0)
+        cached, written = counts["cached_tokens"], counts.get("cache_creation_tokens", 0)
+        fresh = max(counts["prompt_tokens"] - cached - written, 0)
         cached_price = self.cached if self.cached is not None else self.input
-        return (fresh * self.input + cached * cached_price + counts["completion_tokens"] * self.output) / 1e6
+        write_price = self.cache_write if self.cache_write is not None else self.input
+        spent = fresh * self.input + cached * cached_price + written * write_price
+        return (spent + counts["completion_tokens"] * self.output) / 1e6
 
 
 def percentile(buckets: list[int], share: float) -> float | None:

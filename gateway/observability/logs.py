@@ -23,7 +23,7 @@ from pythonjsonlogger.orjson import OrjsonFormatter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import GatewayError, Unavailable, error_body
+from gateway.errors import GatewayError, Unavailable, error_body, error_status
 from gateway.observability import metrics, tracing
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -100,9 +100,10 @@ async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[by
 
 async def send_error(scope: Scope, send: Send, error: GatewayError) -> None:
     """A middleware's own answer for one of the gateway's errors (status, type and headers from it)."""
-    body = error_body(error.type, error.message, request_id(scope), scope["path"], error.code)
+    path = scope["path"]
+    body = error_body(error.type, error.message, request_id(scope), path, error.code, error.status)
     headers = [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
-    await send_json(send, error.status, body, headers)
+    await send_json(send, error_status(error.status, path), body, headers)
 
 
 def new_request_id() -> str:

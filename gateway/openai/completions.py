@@ -18,6 +18,7 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -26,14 +27,22 @@ from gateway.access.endpoint import Endpoint
 from gateway.access.roles import Permission
 from gateway.errors import Invalid, NotFound
 from gateway.history import messages as record
-from gateway.inputs import MAX_MODEL_CHARS, Field, check_strings, check_text, parse_fields, read_json, text
+from gateway.inputs import (
+    MAX_MODEL_CHARS,
+    Field,
+    check_fields,
+    check_text,
+    parse_fields,
+    read_json,
+    text,
+)
 from gateway.observability import logs
 from gateway.openai import chat
 from gateway.settings import Settings
-from gateway.streams.answer import Answer
-from gateway.streams.ending import write_ending
 from gateway.streams.exchange import Exchange, open_exchange
 from gateway.streams.relay import Relay
+from gateway.streams.whole import record_whole, whole_headers
+from gateway.upstreams.anthropic.models import model_info, model_list
 from gateway.upstreams.llm import Completion
 
 OWNED = frozenset(("model", "messages", "stream"))  # the rest is passed through as it came
@@ -124,9 +133,7 @@ async def chat_completions(request: Request) -> Response:
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object")
     fields = parse_fields(chat_fields(settings.max_prompt_chars), body, strict=False)
-    for name, value in body.items():
-        if name not in ("messages", "tools"):  # checked already, with their paths
-            check_strings(value, name)
+    check_fields(body, checked=("messages", "tools"))
     messages: list[dict[str, Any]] = fields["messages"]
     prompt, system = record.prompt_of(messages), record.system_of(messages)
     check_text(prompt, "the last user message")  # both are stored as text, not JSON
@@ -163,35 +170,14 @@ async def chat_completions(request: Request) -> Response:
 
 
 async def _complete(request: Request, exchange: Exchange) -> Response:
-    """stream: false — the upstream's object as it came, once its record is written."""
-    assert exchange.completed is not None
+    """stream: false — the upstream's object as it came (or, from an upstream of another API, as
+    OpenAI's `chat.completion`), once its record is written."""
+    completed = exchange.completed
+    assert completed is not None
     await record_whole(request, exchange)
-    return Response(exchange.completed.raw, media_type="application/json", headers=whole_headers(exchange))
-
-
-async def record_whole(request: Request, exchange: Exchange) -> Answer:
-    """A whole answer (stream: false) read, and its record's end written."""
-    assert exchange.completed is not None
-    answer = Answer(exchange.started, exchange.completion.messages, exchange.route)
-    answer.take_message(exchange.completed.body, time.perf_counter())
-    answer.final_usage()
-    ending = answer.ending("complete")
-    await write_ending(request.state.store, exchange.record_id, ending if exchange.keep_text else ending.without_text())
-    route = exchange.route
-    logs.fields(request.scope).update(
-        record_id=str(exchange.record_id),
-        stream_format=exchange.stream_format,
-        upstream=route.upstream if route else None,
-        attempts=route.attempts if route else None,
-    )
-    return answer
-
-
-def whole_headers(exchange: Exchange) -> dict[str, str]:
-    headers = {"x-record-id": str(exchange.record_id), "x-conversation-id": str(exchange.conversation_id)}
-    if exchange.route is not None:
-        headers["x-upstream"] = exchange.route.upstream
-    return headers
+    relayed = exchange.route is None or exchange.route.api == "chat"
+    body = completed.raw if relayed else orjson.dumps(completed.body)
+    return Response(body, media_type="application/json", headers=whole_headers(exchange))
 
 
 def _model(name: str) -> dict[str, Any]:
@@ -199,7 +185,10 @@ def _model(name: str) -> dict[str, Any]:
 
 
 async def models(request: Request) -> Response:
+    """Every routable model; in Anthropic's shape for a client that says `anthropic-version`."""
     names = await request.state.llm.models()
+    if "anthropic-version" in request.headers:
+        return JSONResponse(model_list(names))
     return JSONResponse({"object": "list", "data": [_model(name) for name in names]})
 
 
@@ -207,6 +196,8 @@ async def model(request: Request) -> Response:
     name = request.path_params["model"]
     if name not in await request.state.llm.models():
         raise NotFound(f"The model '{name}' does not exist", code="model_not_found")
+    if "anthropic-version" in request.headers:
+        return JSONResponse(model_info(name))
     return JSONResponse(_model(name))
 
 
@@ -219,8 +210,7 @@ async def embeddings(request: Request) -> Response:
         raise Invalid("the body must be a JSON object")
     if body.get("input") is None:
         raise Invalid("input is required")
-    for name, value in body.items():
-        check_strings(value, name)
+    check_fields(body)
     body.setdefault("model", settings.openai_model)
     answered = await request.state.llm.embeddings(body, logs.request_id(request.scope))
     headers = {"x-upstream": answered.route.upstream} if answered.route else {}

@@ -19,6 +19,7 @@ from sse_starlette import ServerSentEvent
 from gateway.openai.response_object import Final, Shape, call_item, item_status, message_item, response_object
 from gateway.streams.answer import Answer, call_order
 from gateway.streams.formats import SEP, TextFrames
+from gateway.upstreams.llm import Usage
 
 
 class ResponseFrames(TextFrames):
@@ -102,7 +103,7 @@ class ResponseFrames(TextFrames):
                 )
         return out
 
-    def usage(self, prompt_tokens: int, completion_tokens: int, offset: int) -> bytes:
+    def usage(self, usage: Usage, offset: int) -> bytes:
         """The relay's ending: every item done, then the response completed (or incomplete)."""
         assert self.answer is not None
         return self.closing(Final.of_answer(self.answer), offset)

@@ -1,14 +1,16 @@
-"""OpenAI's Responses requests, read: what `POST /v1/responses` takes, turned into the chat-completions
-request any upstream speaks.
+"""OpenAI's Responses requests, read: what `POST /v1/responses` takes, and the chat-completions
+request any upstream speaks made from it.
 
-`input` (text, or a list of items: messages with `input_text`/`input_image`/`input_file` parts,
-`function_call` and `function_call_output` items) becomes chat messages; function tools and
-`tool_choice` take chat's shape; `max_output_tokens`, `text.format`, `reasoning.effort` and
-`top_logprobs` take their chat names; the parameters both APIs share pass as they came. What
-chat-completions cannot do (built-in tools such as web search, stored prompts, OpenAI's
-conversations) is refused with a 422 naming the field, and so is an unknown field, as OpenAI
-refuses one. Every field is declared once (`response_fields`), for the parser and the OpenAPI
-description alike.
+The gateway reads the fields it acts on (the list in `response_fields`) and refuses a malformed
+value of one of them (422, naming it). Every other field, known to OpenAI or not, is never an
+error: an upstream that serves the Responses API gets the request as it came, and a chat upstream
+what has a chat equivalent (`SHARED` by name, and the mapped ones), the rest being left out and
+named (`ResponseRequest.left_out`). The same holds for input items and content parts the gateway
+does not know. `input` (text, or items: messages with `input_text`/`input_image`/`input_file`
+parts, `function_call` and `function_call_output`, `custom_tool_call` and its output) becomes chat
+messages; `reasoning` items are an upstream's own and are left out for a chat upstream; Codex's
+`additional_tools` items add their tools; `item_reference`s are resolved from the store before
+this (responses.py). docs/api.md lists what is mapped, passed and left out.
 """
 
 from __future__ import annotations
@@ -24,133 +26,26 @@ from gateway.inputs import (
     Field,
     a_string,
     an_object,
-    check_strings,
+    check_fields,
     integer,
     number,
     parse_fields,
     text,
 )
 from gateway.openai import chat
+from gateway.openai.response_items import ROLES, to_messages
+from gateway.openai.response_tools import to_chat_tools, to_tool_choice
 
-# Passed to the upstream as they came: chat-completions takes them by the same name.
+# Passed to a chat upstream as they came: chat-completions takes them by the same name.
 SHARED = ("temperature", "top_p", "parallel_tool_calls", "user", "safety_identifier", "prompt_cache_key",
           "service_tier", "prompt_cache_retention")  # fmt: skip
-UNSUPPORTED = {
-    "conversation": "OpenAI's conversations are not kept here: chain responses with previous_response_id",
-    "prompt": "stored prompt templates are not supported",
-    "context_management": "context management is not supported",
-}
-ROLES = ("user", "system", "developer", "assistant")
-
-
-def _part(part: Any, where: str) -> dict[str, Any]:
-    """A Responses content part as chat-completions' part."""
-    part = an_object(part, where)
-    kind = part.get("type")
-    if kind in ("input_text", "output_text", "text"):
-        return {"type": "text", "text": a_string(part.get("text"), f"{where}.text")}
-    if kind == "refusal":
-        return {"type": "text", "text": a_string(part.get("refusal"), f"{where}.refusal")}
-    if kind == "input_image":
-        url = part.get("image_url")
-        if not isinstance(url, str):
-            raise Invalid(f"{where}.image_url must be a URL or a data: URI (file_id is not supported)")
-        image: dict[str, Any] = {"url": url}
-        if isinstance(part.get("detail"), str):
-            image["detail"] = part["detail"]
-        return {"type": "image_url", "image_url": image}
-    if kind == "input_file":
-        file = {name: part[name] for name in ("file_data", "file_id", "filename") if isinstance(part.get(name), str)}
-        if not file:
-            raise Invalid(f"{where} must carry file_data, file_id or filename")
-        return {"type": "file", "file": file}
-    if kind == "input_audio":
-        audio = an_object(part.get("input_audio"), f"{where}.input_audio")
-        return {"type": "input_audio", "input_audio": audio}
-    raise Invalid(f"{where}.type {kind!r} is not a content part this gateway takes")
-
-
-def _content(content: Any, where: str) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise Invalid(f"{where} must be a string or a list of content parts")
-    return [_part(part, f"{where}[{index}]") for index, part in enumerate(content)]
-
-
-def _output(output: Any, where: str) -> str | list[dict[str, Any]]:
-    """A function call's output: text, or content parts."""
-    if isinstance(output, str):
-        return output
-    return _content(output, where)
-
-
-def to_messages(value: Any) -> list[dict[str, Any]]:
-    """`input` as chat messages: consecutive function calls become one assistant message."""
-    if isinstance(value, str):
-        return [{"role": "user", "content": value}]
-    if not isinstance(value, list) or not value:
-        raise Invalid("input must be a string or a non-empty list of items")
-    messages: list[dict[str, Any]] = []
-    for index, item in enumerate(value):
-        where = f"input[{index}]"
-        item = an_object(item, where)
-        kind = item.get("type", "message")
-        if kind == "message":
-            role = item.get("role")
-            if role not in ROLES:
-                raise Invalid(f"{where}.role must be one of {', '.join(ROLES)}")
-            messages.append({"role": role, "content": _content(item.get("content"), f"{where}.content")})
-        elif kind == "function_call":
-            call = {
-                "id": a_string(item.get("call_id"), f"{where}.call_id"),
-                "type": "function",
-                "function": {
-                    "name": a_string(item.get("name"), f"{where}.name"),
-                    "arguments": a_string(item.get("arguments"), f"{where}.arguments"),
-                },
-            }
-            last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant" and last.get("tool_calls") and not last["content"]:
-                last["tool_calls"].append(call)
-            else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-        elif kind == "function_call_output":
-            messages.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": a_string(item.get("call_id"), f"{where}.call_id"),
-                    "content": _output(item.get("output"), f"{where}.output"),
-                }
-            )
-        elif kind == "reasoning":
-            continue  # a reasoning model's summary: chat-completions has no place for it
-        else:
-            raise Invalid(f"{where}.type {kind!r} is not an input item this gateway takes")
-    return messages
-
-
-def to_chat_tools(tools: Any) -> list[dict[str, Any]]:
-    """Responses' function tools (flat) as chat-completions' (nested under `function`)."""
-    if not isinstance(tools, list):
-        raise Invalid("tools must be a list")
-    converted = []
-    for index, tool in enumerate(tools):
-        where = f"tools[{index}]"
-        tool = an_object(tool, where)
-        if tool.get("type") != "function":
-            raise Invalid(f"{where}.type {tool.get('type')!r}: only function tools reach a chat-completions upstream")
-        function = {name: tool[name] for name in ("name", "description", "parameters", "strict") if name in tool}
-        converted.append({"type": "function", "function": function})
-    return chat.check_tools(converted)
-
-
-def to_tool_choice(value: Any) -> Any:
-    if value in ("auto", "none", "required"):
-        return value
-    if isinstance(value, dict) and value.get("type") == "function" and isinstance(value.get("name"), str):
-        return {"type": "function", "function": {"name": value["name"]}}
-    raise Invalid("tool_choice must be auto, none, required or {type: function, name}")
+# Read here and mapped (or, like `conversation`, acted on by the gateway itself).
+READ = frozenset(("input", "model", "instructions", "previous_response_id", "conversation", "store", "stream",
+                  "background", "tools", "tool_choice", "text", "reasoning", "max_output_tokens", "top_logprobs",
+                  *SHARED))  # fmt: skip
+# Never sent upstream as they came: the gateway does what they ask (a chain, a conversation, a
+# response generated in the background).
+OWN = ("previous_response_id", "conversation", "background")
 
 
 def to_response_format(value: Any) -> dict[str, Any] | None:
@@ -175,11 +70,6 @@ def to_response_format(value: Any) -> dict[str, Any] | None:
     raise Invalid("text.format.type must be text, json_object or json_schema")
 
 
-def _effort(value: Any) -> Any:
-    reasoning = an_object(value, "reasoning")
-    return reasoning.get("effort")
-
-
 def _boolean(name: str, default: bool) -> Field:
     def parse(value: Any) -> bool:
         if not isinstance(value, bool):
@@ -189,16 +79,37 @@ def _boolean(name: str, default: bool) -> Field:
     return Field(name, parse, {"type": "boolean", "default": default}, default=default)
 
 
-def _passed(name: str, schema: dict[str, Any]) -> Field:
-    return Field(name, lambda value: value, schema)
+def _given(value: Any) -> Any:
+    """A field read where it is used (input and tool_choice need the tools to be read)."""
+    return value
+
+
+def _list(name: str) -> Field:
+    def parse(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise Invalid(f"{name} must be a list")
+        return value
+
+    return Field(name, parse, {"type": "array", "items": {"type": "object"}})
+
+
+def _conversation(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return a_string(value, "conversation")
 
 
 @functools.cache
 def response_fields(max_prompt_chars: int) -> tuple[Field, ...]:
-    """Every field `POST /v1/responses` takes; any other is refused."""
+    """The fields `POST /v1/responses` reads; every other is taken too, and passed or left out."""
     item = {"type": "object", "properties": {"type": {"type": "string"}, "role": {"enum": list(ROLES)}}}
     return (
-        Field("input", to_messages, {"anyOf": [{"type": "string"}, {"type": "array", "items": item}]}, required=True),
+        Field(
+            "input",
+            lambda value: value,
+            {"anyOf": [{"type": "string"}, {"type": "array", "items": item}]},
+            required=True,
+        ),
         text("model", MAX_MODEL_CHARS, non_blank=True),
         text("instructions", max_prompt_chars),
         Field(
@@ -206,24 +117,25 @@ def response_fields(max_prompt_chars: int) -> tuple[Field, ...]:
             lambda value: a_string(value, "previous_response_id"),
             {"type": "string", "description": "resp_… of an earlier response of yours"},
         ),
+        Field(
+            "conversation",
+            _conversation,
+            {"anyOf": [{"type": "string"}, {"type": "object"}], "description": "conv_… of a conversation of yours"},
+        ),
         _boolean("store", True),
         _boolean("stream", False),
         _boolean("background", False),
-        Field("tools", to_chat_tools, {"type": "array", "items": {"type": "object"}}),
-        Field("tool_choice", to_tool_choice, {"anyOf": [{"enum": ["auto", "none", "required"]}, {"type": "object"}]}),
+        _list("tools"),
+        Field(
+            "tool_choice", lambda value: value, {"anyOf": [{"enum": ["auto", "none", "required"]}, {"type": "object"}]}
+        ),
         Field("text", to_response_format, {"type": "object"}),
-        Field("reasoning", _effort, {"type": "object"}),
+        Field("reasoning", lambda value: an_object(value, "reasoning"), {"type": "object"}),
         integer("max_output_tokens", 1, MAX_TOKENS),
         integer("top_logprobs", 0, 20),
         number("temperature", 0.0, 2.0),
         number("top_p", 0.0, 1.0),
         _boolean("parallel_tool_calls", True),
-        _passed("metadata", {"type": "object", "additionalProperties": {"type": "string"}}),
-        *(_passed(name, {"type": "string"}) for name in ("user", "safety_identifier", "prompt_cache_key")),
-        *(_passed(name, {"type": "string"}) for name in ("service_tier", "prompt_cache_retention", "truncation")),
-        _passed("include", {"type": "array", "items": {"type": "string"}}),
-        _passed("stream_options", {"type": "object"}),
-        integer("max_tool_calls", 1, 1000),
     )
 
 
@@ -235,34 +147,50 @@ class ResponseRequest:
     model: str | None
     instructions: str | None
     previous_response_id: str | None
+    conversation: str | None
     store: bool
     stream: bool
     background: bool
     options: dict[str, Any]  # the chat-completions request's other fields
     params: dict[str, Any]  # every field but input, instructions and tools, as it came: the record keeps them
     tools: list[dict[str, Any]] | None  # as the client gave them (Responses' shape)
+    left_out: list[str]  # what a chat upstream is not given: fields, tool types, item and part types
 
 
 def read_request(body: Any, max_prompt_chars: int) -> ResponseRequest:
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object")
-    for name, reason in UNSUPPORTED.items():
-        if body.get(name) is not None:
-            raise Invalid(f"{name}: {reason}")
-    fields = parse_fields(response_fields(max_prompt_chars), body, frozenset(UNSUPPORTED))
-    for name, value in body.items():
-        check_strings(value, name)
-    messages: list[dict[str, Any]] = fields["input"]
+    fields = parse_fields(response_fields(max_prompt_chars), body, strict=False)
+    check_fields(body)
+    left_out = [name for name in body if name not in READ]
+    tools: list[Any] = list(body.get("tools") or [])
+    messages = to_messages(fields["input"], left_out, tools)
+    if not messages:
+        raise Invalid("input holds no message, call or call output")
     chat.check_messages(messages, max_prompt_chars)
     options: dict[str, Any] = {name: body[name] for name in SHARED if body.get(name) is not None}
-    if fields["tools"]:
-        options["tools"] = fields["tools"]
+    if tools:
+        chat_tools, hosted = to_chat_tools(tools)
+        left_out += hosted
+        if chat_tools:
+            options["tools"] = chat_tools
     if fields["tool_choice"] is not None:
-        options["tool_choice"] = fields["tool_choice"]
+        choice = to_tool_choice(fields["tool_choice"], tools)
+        if "tools" in options:  # a chat upstream refuses a tool_choice without tools
+            options["tool_choice"] = choice
+        else:
+            left_out.append("tool_choice")
     if fields["text"] is not None:
         options["response_format"] = fields["text"]
-    if fields["reasoning"] is not None:
-        options["reasoning_effort"] = fields["reasoning"]
+    given_text = body.get("text")
+    if isinstance(given_text, dict) and given_text.get("verbosity") is not None:
+        options["verbosity"] = given_text["verbosity"]
+    reasoning = fields["reasoning"]
+    if reasoning is not None:
+        if reasoning.get("effort") is not None:
+            options["reasoning_effort"] = reasoning["effort"]
+        if reasoning.get("summary") is not None:
+            left_out.append("reasoning.summary")
     if fields["max_output_tokens"] is not None:
         options["max_completion_tokens"] = fields["max_output_tokens"]
     if fields["top_logprobs"]:
@@ -275,10 +203,12 @@ def read_request(body: Any, max_prompt_chars: int) -> ResponseRequest:
         model=fields["model"],
         instructions=fields["instructions"],
         previous_response_id=fields["previous_response_id"],
+        conversation=fields["conversation"],
         store=fields["store"],
         stream=fields["stream"],
         background=fields["background"],
         options=options,
         params=params,
         tools=body.get("tools") or None,
+        left_out=sorted(set(left_out), key=left_out.index),
     )

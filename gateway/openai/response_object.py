@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.openai.response_tools import namespaced
 from gateway.streams.answer import Answer
 from gateway.upstreams.llm import Usage
 
@@ -26,12 +27,13 @@ def response_id(record_id: uuid.UUID) -> str:
     return PREFIX + record_id.hex
 
 
-def record_id_of(value: str) -> uuid.UUID | None:
-    """The record of a response id (`resp_` and 32 hex digits), or None for anything else."""
-    if not value.startswith(PREFIX) or len(value) != len(PREFIX) + 32:
+def record_id_of(value: str, prefix: str = PREFIX) -> uuid.UUID | None:
+    """The record (or conversation) of an id the gateway issued (`resp_`, or `prefix`, and 32 hex
+    digits), or None for anything else."""
+    if not value.startswith(prefix) or len(value) != len(prefix) + 32:
         return None
     try:
-        return uuid.UUID(hex=value[len(PREFIX) :])
+        return uuid.UUID(hex=value[len(prefix) :])
     except ValueError:
         return None
 
@@ -145,15 +147,20 @@ def message_item(shape: Shape, text: str, status: str) -> dict[str, Any]:
 
 
 def call_item(shape: Shape, index: int, call: Mapping[str, Any], status: str) -> dict[str, Any]:
+    """A function call; one of a namespace's functions says its namespace, as the client named it."""
     function = call.get("function") or {}
-    return {
+    namespace, name = namespaced(shape.tools, function.get("name") or "")
+    item = {
         "id": f"fc_{shape.record_id.hex}_{index}",
         "type": "function_call",
         "status": status,
         "call_id": call.get("id") or "",
-        "name": function.get("name") or "",
+        "name": name,
         "arguments": function.get("arguments") or "",
     }
+    if namespace is not None:
+        item["namespace"] = namespace
+    return item
 
 
 def item_status(status: str) -> str:

@@ -131,7 +131,7 @@ def health_schema() -> dict[str, Any]:
 
 def usage_schema() -> dict[str, Any]:
     counts = ("requests", "errors", "cancelled", "interrupted", "prompt_tokens", "completion_tokens",
-              "cached_tokens", "reasoning_tokens", "estimated", "total_tokens")  # fmt: skip
+              "cached_tokens", "cache_creation_tokens", "reasoning_tokens", "estimated", "total_tokens")  # fmt: skip
     tally: dict[str, Any] = {name: {"type": "integer", "minimum": 0} for name in counts}
     tally["ttft_ms"] = {
         "type": "object",

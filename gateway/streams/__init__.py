@@ -7,5 +7,6 @@ May import: the top's leaves, observability, db, access, upstreams, history.
 Public: `endpoint.ROUTES`, `params.stream_fields`, `params.STREAM_OPTIONS`,
 `exchange.Exchange`, `exchange.open_exchange`, `ending.write_ending`, `relay.Relay`,
 `answer.Answer`, `answer.call_order`, `formats.FORMATS`, `formats.SEP`, `formats.TextFrames`,
+`formats.Frames`, `whole.record_whole`, `whole.whole_headers`,
 `live.Streams`, `resume.Follow`, `resume.parse_event_id`.
 """

@@ -111,7 +111,7 @@ class Answer:
         reasoning = message.get("reasoning_content")
         blocks = message.get("thinking_blocks")
         thinking = tuple(b for b in blocks if isinstance(b, dict)) if isinstance(blocks, list) else ()
-        if isinstance(reasoning, str) and reasoning or thinking:
+        if (isinstance(reasoning, str) and reasoning) or thinking:
             self.add_reasoning(reasoning if isinstance(reasoning, str) else "", thinking, now)
         text = text_of(message.get("content"))
         if text:

@@ -19,7 +19,8 @@ from gateway.access.endpoint import Endpoint
 from gateway.access.roles import Permission
 from gateway.errors import Invalid, NotFound
 from gateway.history.messages import call_note, replayable
-from gateway.history.store import Store, Turn
+from gateway.history.store import Store
+from gateway.history.turns import Turn
 from gateway.inputs import read_json
 from gateway.observability import logs
 from gateway.settings import Settings

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 import uuid
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,12 @@ class Exchange:
     completed: Completed | None = None
     route: Route | None = None  # which upstream answered, the model it was asked for, the attempts
     keep_text: bool = True  # False: the record keeps no text (a response made with store: false)
+    left_out: tuple[str, ...] = ()  # what of the request its upstream was not given (its API has no place)
+
+    @property
+    def left_out_header(self) -> str:
+        """`X-Left-Out`: the names, each percent-encoded where a header could not carry it as it is."""
+        return ", ".join(urllib.parse.quote(name, safe=":[]._-*/()") for name in self.left_out)
 
     @property
     def model(self) -> str:

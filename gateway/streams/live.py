@@ -25,6 +25,8 @@ class LiveStream(Protocol):
 
     def stop(self, reason: str) -> None: ...
 
+    def cancel(self) -> None: ...
+
 
 @dataclass
 class Streams:

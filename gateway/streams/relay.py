@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 
 from starlette.types import Scope
 
+from gateway.history.messages import dumps
 from gateway.history.store import Store
 from gateway.observability import logs, metrics
 from gateway.settings import Settings
@@ -39,7 +41,7 @@ log = logging.getLogger("gateway.relay")
 CHECKPOINT_SECONDS = 0.5
 
 
-KEPT_ALIVE = frozenset(("sse", "responses"))  # the formats an EventSource or a proxy may give up on
+KEPT_ALIVE = frozenset(("sse", "responses", "messages"))  # the formats an EventSource or a proxy may give up on
 
 
 class Relay(StreamedResponse):
@@ -59,13 +61,20 @@ class Relay(StreamedResponse):
             frames(self.answer)
             if frames is not None
             else formats.frames_for(
-                exchange.stream_format, str(record_id), record_id.hex, exchange.model, int(time.time())
+                exchange.stream_format,
+                str(record_id),
+                record_id.hex,
+                exchange.model,
+                int(time.time()),
+                exchange.route is None or exchange.route.api == "chat",
             )
         )
         keepalive = settings.sse_keepalive_seconds if exchange.stream_format in KEPT_ALIVE else None
         headers = stream_headers(self.frames.content_type, record_id, exchange.conversation_id)
         if exchange.route is not None:
             headers.append((b"x-upstream", exchange.route.upstream.encode()))
+        if exchange.left_out:
+            headers.append((b"x-left-out", exchange.left_out_header.encode()))
         super().__init__(headers, keepalive)
         self.exchange = exchange
         assert exchange.chunks is not None
@@ -77,6 +86,7 @@ class Relay(StreamedResponse):
         self.detached = on_disconnect == "detach"
         self.upstream_ended = False  # read to its end (and so closed already)
         self.stop_reason: str | None = None
+        self.cancelled = False  # stopped as its client asked (cancel), not by a shutdown
         self.done = False  # past the point where a cancellation could cut the relay
         # Followers on this instance wait on `changed`; detached streams also checkpoint their text
         # for followers on other instances (a cancelled stream has its whole text in its final
@@ -98,6 +108,13 @@ class Relay(StreamedResponse):
             self.stop_reason = reason
             self.task.cancel()
 
+    def cancel(self) -> None:
+        """Stop the stream as the client asked (a background response's cancel): it ends `cancelled`,
+        its text kept."""
+        if not self.done and self.task is not None:
+            self.cancelled = True
+            self.task.cancel()
+
     def client_left(self) -> None:
         if not self.detached and not self.done:
             super().client_left()
@@ -111,7 +128,7 @@ class Relay(StreamedResponse):
             status, error = await self._pump()
         except asyncio.CancelledError:
             self.done = True  # so a second cancellation (the lifespan's `stop`) cannot cut the ending
-            if self.client_gone:
+            if self.client_gone or self.cancelled:
                 status, error = "cancelled", None
             else:
                 status, error = "error", ("shutdown", self.stop_reason or SHUTDOWN_CUT)
@@ -132,6 +149,7 @@ class Relay(StreamedResponse):
         gap = metrics.GAP.observe
         last = 0.0
         passthrough = frames.passthrough
+        rewrite = frames.relay if type(frames).relay is not formats.TextFrames.relay else None
         try:
             chunk: Chunk
             async for chunk in self.chunks:
@@ -142,7 +160,17 @@ class Relay(StreamedResponse):
                         gap(now - last)
                     last = now
                     answer.add(text, now)
-                out = chunk.raw if passthrough else frames.content(text, answer.length) if text else b""
+                thought = chunk.reasoning or chunk.thinking
+                if thought:
+                    answer.add_reasoning(chunk.reasoning, chunk.thinking, now)
+                if passthrough:
+                    out = chunk.raw if rewrite is None else rewrite(chunk.raw, answer.length)
+                elif thought:
+                    out = frames.reasoning(chunk.reasoning, chunk.thinking, answer.length)
+                    if text:
+                        out += frames.content(text, answer.length)
+                else:
+                    out = frames.content(text, answer.length) if text else b""
                 if chunk.tool_calls:
                     answer.add_calls(chunk.tool_calls, now)
                     if not passthrough:
@@ -176,7 +204,7 @@ class Relay(StreamedResponse):
         usage = answer.final_usage()
         ending = b""
         if self.exchange.include_usage and not relayed:
-            ending = frames.usage(usage.prompt_tokens, usage.completion_tokens, answer.length)
+            ending = frames.usage(usage, answer.length)
         await write(ending + frames.done())
         return "complete", None
 
@@ -216,6 +244,8 @@ class Relay(StreamedResponse):
         """Metrics, the record's last write, the followers woken, the access line's fields."""
         answer = self.answer
         ending = answer.ending(status, error[1] if error else None)
+        if self.exchange.left_out:
+            ending = dataclasses.replace(ending, left_out=dumps(list(self.exchange.left_out)))
         if not self.exchange.keep_text:
             ending = ending.without_text()
         ttft = answer.ttft

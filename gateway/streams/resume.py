@@ -29,6 +29,7 @@ from gateway.observability import logs
 from gateway.streams import formats
 from gateway.streams.live import Streams
 from gateway.streams.streamed import StreamedResponse, stream_headers
+from gateway.upstreams.llm import Usage
 
 POLL_SECONDS = 0.25
 LISTENING_POLL_SECONDS = 1.0  # a notification lost while the LISTEN connection is made again
@@ -136,7 +137,7 @@ class Follow(StreamedResponse):
             completion = record["completion_tokens"] or 0
             limit = record["max_tokens"]
             reason = "length" if limit and completion >= limit else "stop"
-            ending = frames.finish(reason, sent) + frames.usage(record["prompt_tokens"] or 0, completion, sent)
+            ending = frames.finish(reason, sent) + frames.usage(Usage(record["prompt_tokens"] or 0, completion), sent)
         else:
             message = record["error"] or f"the stream ended {record['status']}"
             ending = frames.error(record["status"], message, sent)

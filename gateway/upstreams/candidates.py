@@ -15,8 +15,9 @@ import time
 from typing import Any
 
 from gateway.errors import NotFound
-from gateway.upstreams.config import Deployment, Routing
+from gateway.upstreams.config import Routing
 from gateway.upstreams.cooldown import Health
+from gateway.upstreams.entry import Deployment
 from gateway.upstreams.llm import LLM
 
 PLANS_KEPT = 1024  # models whose groups are kept ready

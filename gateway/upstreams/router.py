@@ -18,10 +18,12 @@ from typing import Any
 from gateway.settings import Settings
 from gateway.upstreams import spans
 from gateway.upstreams.candidates import Table, Upstream
-from gateway.upstreams.config import Deployment, Routing
+from gateway.upstreams.config import Routing
 from gateway.upstreams.cooldown import CooldownShare, Health
+from gateway.upstreams.entry import Deployment
 from gateway.upstreams.failover import Failover
 from gateway.upstreams.llm import LLM, Chunk, ChunkStream, Completed, Completion, Route, speaks
+from gateway.upstreams.retries import Retryable
 
 log = logging.getLogger("gateway.router")
 
@@ -117,6 +119,24 @@ class Router:
         if span is not None:
             span.answered(completed.body)
         return dataclasses.replace(completed, route=route)
+
+    async def count_tokens(
+        self, model: str, body: dict[str, Any], headers: tuple[tuple[str, str], ...], request_id: str
+    ) -> int | None:
+        """A Messages request's input tokens, as the first upstream of its model that counts them
+        (Anthropic's) counts; None when none of them can (or can be reached). An upstream's refusal
+        of the request itself is the answer."""
+        for upstream, asked in self.table.candidates(model):
+            counter = getattr(upstream.llm, "count_tokens", None)
+            if counter is None:
+                continue
+            try:
+                counted: int = await counter({**body, "model": asked}, headers, request_id)
+            except Retryable as exc:
+                log.info("upstream %s did not count tokens: %s", upstream.deployment.name, exc.final.message)
+                continue
+            return counted
+        return None
 
     def _health(self, route: Route) -> Health:
         return self.by_name[route.upstream].health

@@ -14,9 +14,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from gateway.observability import tracing
 from gateway.upstreams.llm import Chunk, StreamFailed
-
-# gen_ai.provider.name for each provider of the configuration file (the conventions' names where they have one).
-PROVIDER_NAMES = {"openai": "openai", "azure": "azure.ai.openai", "hosted_vllm": "vllm", "mock": "mock"}
+from gateway.upstreams.providers.catalogue import otel_name
 
 
 class Attempt:
@@ -35,8 +33,8 @@ class Attempt:
             kind=SpanKind.CLIENT,
             attributes={
                 "gen_ai.operation.name": operation,
-                "gen_ai.provider.name": PROVIDER_NAMES.get(provider, provider),
-                "gen_ai.system": PROVIDER_NAMES.get(provider, provider),
+                "gen_ai.provider.name": otel_name(provider),
+                "gen_ai.system": otel_name(provider),
                 "gen_ai.request.model": model,
                 "gateway.upstream": upstream,
                 "gateway.attempt": attempt,

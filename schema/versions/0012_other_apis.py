@@ -1,5 +1,5 @@
-"""reasoning: an answer's reasoning text and its signed thinking blocks, and the prompt tokens
-written to the upstream's cache, on the record and in the usage rollup
+"""other APIs: an answer's reasoning and signed thinking blocks, prompt tokens written to a cache,
+what an upstream was not given, and OpenAI's conversations
 
 Revision ID: 0012
 Revises: 0011
@@ -9,7 +9,9 @@ Anthropic's API wants an answer's thinking blocks back, signature and all, on th
 tool conversation: the record keeps them (`thinking`, JSON) beside their text (`reasoning`).
 Prompt tokens written to a cache are priced apart from those read from it, so they are counted
 apart (`cache_creation_tokens`), on the record and in `usage_daily`, whose trigger (0010's) is
-made again with the new count.
+made again with the new count. `left_out` names what a request's upstream was not given because its
+API has no place for it. `conversations` holds what an OpenAI conversation has of its own (its
+owner, metadata and deletion); its items are its records'.
 """
 
 from __future__ import annotations
@@ -75,8 +77,15 @@ def upgrade() -> None:
     op.add_column("records", sa.Column("cache_creation_tokens", sa.Integer, nullable=True))
     op.add_column("records", sa.Column("reasoning", sa.Text, nullable=True))
     op.add_column("records", sa.Column("thinking", sa.Text, nullable=True))
-    op.add_column(
-        "usage_daily", sa.Column("cache_creation_tokens", sa.BigInteger, nullable=False, server_default="0")
+    op.add_column("records", sa.Column("left_out", sa.Text, nullable=True))
+    op.add_column("usage_daily", sa.Column("cache_creation_tokens", sa.BigInteger, nullable=False, server_default="0"))
+    op.create_table(
+        "conversations",
+        sa.Column("id", sa.Uuid(as_uuid=True), primary_key=True),
+        sa.Column("api_key_id", sa.Uuid(as_uuid=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("metadata", sa.Text, nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
     )
     counts = [*rollup().COUNTS, "cache_creation_tokens"]
     trigger(counts, {"cache_creation_tokens": "COALESCE(NEW.cache_creation_tokens, 0)"})
@@ -84,7 +93,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     trigger(list(rollup().COUNTS), {})
+    op.drop_table("conversations")
     op.drop_column("usage_daily", "cache_creation_tokens")
+    op.drop_column("records", "left_out")
     op.drop_column("records", "thinking")
     op.drop_column("records", "reasoning")
     op.drop_column("records", "cache_creation_tokens")

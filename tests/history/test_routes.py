@@ -40,7 +40,7 @@ async def test_history_records_have_the_contract_fields(gateway: Gateway) -> Non
         "created_at", "completed_at", "ttft_ms", "duration_ms", "prompt_tokens", "completion_tokens",
         "usage_estimated", "finish_reason", "tool_calls", "cached_tokens", "reasoning_tokens",
         "upstream", "upstream_model", "attempts", "trace_id", "previous_response_id", "params", "redacted_at",
-        "cache_creation_tokens", "reasoning", "thinking",
+        "cache_creation_tokens", "reasoning", "thinking", "left_out",
     }  # fmt: skip
     assert (item["upstream"], item["upstream_model"], item["attempts"]) == ("mock", "gpt-4o-mini", 1)
     assert item["finish_reason"] == "length" and item["tool_calls"] is None  # max_tokens 2

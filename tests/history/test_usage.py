@@ -105,7 +105,7 @@ async def test_a_key_sees_its_own_usage_and_an_admin_everyones(make_gateway: Any
 
 
 async def test_tokens_are_priced_by_model_and_cached_input_at_its_own_price(make_gateway: Any) -> None:
-    prices = (("m", 1.0, 4.0, 0.5),)  # a million input, output, cached input tokens
+    prices = (("m", 1.0, 4.0, 0.5, None),)  # a million input, output, cache-read and cache-written tokens
     gateway = await make_gateway(model_prices=prices)
     record_id = await ended(gateway, "complete", tokens=1000)
     await gateway.state["store"].finish(
@@ -117,6 +117,19 @@ async def test_tokens_are_priced_by_model_and_cached_input_at_its_own_price(make
     # the second write does not count again: 1000 prompt (400 cached) and 2000 completion tokens
     assert by_model["m"]["cost"] == pytest.approx((1000 * 1.0 + 2000 * 4.0) / 1e6)
     assert by_model["unpriced"]["cost"] is None and body["total"]["cost"] == by_model["m"]["cost"]
+
+
+async def test_input_written_to_a_cache_is_priced_at_its_own_price_and_counted(make_gateway: Any) -> None:
+    prices = (("m", 3.0, 15.0, 0.3, 3.75),)  # Anthropic's: reads a tenth, writes a quarter more
+    gateway = await make_gateway(model_prices=prices)
+    record_id = await ended(gateway, "streaming")
+    await gateway.state["store"].finish(
+        record_id,
+        Ending("complete", prompt_tokens=1000, completion_tokens=100, cached_tokens=200, cache_creation_tokens=300),
+    )
+    item = (await gateway.get("/usage", params={"group_by": "model"})).json()["items"][0]
+    assert (item["cached_tokens"], item["cache_creation_tokens"]) == (200, 300)
+    assert item["cost"] == pytest.approx((500 * 3.0 + 200 * 0.3 + 300 * 3.75 + 100 * 15.0) / 1e6)
 
 
 async def test_a_range_the_rollup_cannot_answer_is_422(gateway: Gateway) -> None:
@@ -165,17 +178,24 @@ model_list:
   - model_name: gpt-4o
     litellm_params: {model: mock/gpt-4o, input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}
     model_info: {cache_read_input_token_cost: 0.00000125}
+  - model_name: claude
+    litellm_params: {model: mock/claude, input_cost_per_token: 0.000003, output_cost_per_token: 0.000015}
+    model_info: {cache_read_input_token_cost: 0.0000003, cache_creation_input_token_cost: 0.00000375}
   - {model_name: cheap, litellm_params: {model: mock/cheap}}
 """
     path = tmp_path / "gateway.yaml"
     path.write_text(text)
     routing = config.load(path, Settings(), {})
-    assert routing.prices() == {"gpt-4o": pytest.approx((2.5, 10.0, 1.25))}
+    prices = routing.prices()
+    assert prices["gpt-4o"][:3] == pytest.approx((2.5, 10.0, 1.25)) and prices["gpt-4o"][3] is None
+    assert prices["claude"] == pytest.approx((3.0, 15.0, 0.3, 3.75)) and "cheap" not in prices
     path.write_text("model_list: [{model_name: a, litellm_params: {model: mock/a, input_cost_per_token: 1}}]")
     with pytest.raises(ConfigError, match="go together"):
         config.load(path, Settings(), {})
     parsed = Settings.from_mapping({"MODEL_PRICES": '{"m": {"input": 0.15, "output": 0.6}}'})
-    assert parsed.model_prices == (("m", 0.15, 0.6, None),)
+    assert parsed.model_prices == (("m", 0.15, 0.6, None, None),)
+    written = Settings.from_mapping({"MODEL_PRICES": '{"m": {"input": 3, "output": 15, "cache_write": 3.75}}'})
+    assert written.model_prices == (("m", 3.0, 15.0, None, 3.75),)
     for bad in ('{"m": {"input": 1}}', '{"m": {"input": -1, "output": 1}}', "[1]", "nope"):
         with pytest.raises(ConfigError, match="MODEL_PRICES"):
             Settings.from_mapping({"MODEL_PRICES": bad})

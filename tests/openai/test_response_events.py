@@ -42,7 +42,7 @@ def test_text_then_tool_calls_come_in_openais_order_with_one_sequence() -> None:
         answer.add_calls(fragment, 1.0)
         out += frames.calls(fragment, answer.length)
     answer.finish_reason, answer.usage = "tool_calls", Usage(3, 4)
-    out += frames.finish("tool_calls", answer.length) + frames.usage(3, 4, answer.length) + frames.done()
+    out += frames.finish("tool_calls", answer.length) + frames.usage(Usage(3, 4), answer.length) + frames.done()
     sent = events(out)
     assert [event["type"] for event in sent] == [
         "response.created",

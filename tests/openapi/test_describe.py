@@ -33,4 +33,4 @@ async def test_openapi_is_served_as_3_1(gateway: Gateway) -> None:
     body = response.json()
     assert body["openapi"] == "3.1.0"
     prompt = body["paths"]["/stream"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert prompt["properties"]["prompt"]["maxLength"] == 32000
+    assert prompt["properties"]["prompt"]["maxLength"] == 1_000_000

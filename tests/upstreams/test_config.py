@@ -86,7 +86,7 @@ def params(index: int, **values: Any) -> Any:
         (lambda d: d["model_list"][2].update(model_info={"id": "openai-primary"}), "two entries are named"),
         (lambda d: d["litellm_settings"]["fallbacks"].append({"gpt-4o": ["nobody"]}), "'nobody' is not a model_name"),
         (lambda d: d["model_list"][1]["litellm_params"].pop("api_version"), "api_version is required for azure"),
-        (params(0, model="bedrock/claude"), "litellm_params.model must be one of"),
+        (params(0, model="nowhere/claude"), "provider 'nowhere' is not one of"),
         (lambda d: d["router_settings"].update(routing_strategy="latency-based"), "routing_strategy must be one of"),
         (lambda d: d.update(general_settings={"master_key": "x"}), "'general_settings' is a LiteLLM section"),
         (params(2, api_base="gpu:8000"), "api_base must be an http(s) URL"),

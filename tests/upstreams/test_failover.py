@@ -11,8 +11,9 @@ import pytest
 
 from gateway.errors import BadRequest, NotFound, UpstreamBusy, UpstreamError, UpstreamTimeout
 from gateway.upstreams.candidates import PLANS_KEPT, Upstream
-from gateway.upstreams.config import Deployment, Routing
+from gateway.upstreams.config import Routing
 from gateway.upstreams.cooldown import Health
+from gateway.upstreams.entry import Deployment
 from gateway.upstreams.llm import Chunk, Completed, Completion, Route
 from gateway.upstreams.retries import Retryable
 from gateway.upstreams.router import Router

@@ -17,7 +17,7 @@ import respx
 
 from gateway.errors import BadRequest, UpstreamBusy, UpstreamError, UpstreamTimeout
 from gateway.settings import Settings
-from gateway.upstreams.config import Deployment
+from gateway.upstreams.entry import Deployment
 from gateway.upstreams.llm import Chunk, Completion, StreamFailed
 from gateway.upstreams.providers.openai import OpenAI
 from gateway.upstreams.retries import retry_after_seconds

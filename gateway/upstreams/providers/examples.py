@@ -2,7 +2,8 @@
 answer constrained by `response_format: json_schema`. Pure and deterministic for one seed.
 
 It covers what tool and response schemas use (pydantic's and OpenAI's strict ones among them):
-`type` (and lists of types), `properties` (every one is filled, as strict mode requires),
+`type` (and lists of types), `properties` (the `required` ones, as a model fills them; every one
+when the schema names none, as strict mode requires them all),
 `items`, `enum`, `const`, `anyOf`/`oneOf` (the first that is not null), `allOf`, `$ref` into `$defs`
 or `definitions`, string `format`s, and the length, item and numeric bounds. A `pattern` is not
 followed.
@@ -58,16 +59,18 @@ def example(schema: Any, rng: random.Random, root: Any = None, depth: int = 0) -
         properties = schema.get("properties")
         if not isinstance(properties, dict):
             return {}
-        return {name: example(sub, rng, root, depth + 1) for name, sub in properties.items()}
+        required = schema.get("required")
+        filled = [name for name in properties if name in required] if isinstance(required, list) else list(properties)
+        return {name: example(properties[name], rng, root, depth + 1) for name in filled}
     if kind == "array":
         count = max(int(schema.get("minItems", 1)), 1)
         if isinstance(schema.get("maxItems"), int):
             count = min(count, schema["maxItems"])
         return [example(schema.get("items", {}), rng, root, depth + 1) for _ in range(count)]
     if kind == "integer":
-        return int(_number(schema, rng, integral=True))
+        return int(_number(schema, rng))
     if kind == "number":
-        return _number(schema, rng, integral=False)
+        return _number(schema, rng)
     if kind == "boolean":
         return True
     if kind == "null":
@@ -89,7 +92,7 @@ def _bound(schema: dict[str, Any], name: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _number(schema: dict[str, Any], rng: random.Random, integral: bool) -> float:
+def _number(schema: dict[str, Any], rng: random.Random) -> float:
     low = _bound(schema, "minimum")
     if low is None and (exclusive := _bound(schema, "exclusiveMinimum")) is not None:
         low = exclusive + 1
@@ -98,8 +101,9 @@ def _number(schema: dict[str, Any], rng: random.Random, integral: bool) -> float
         high = exclusive - 1
     low = 0.0 if low is None else low
     high = low + 100 if high is None or high < low else high
-    value = rng.uniform(low, high)
-    return float(round(value)) if integral else round(value, 2)
+    # Whole numbers for both: a model asked for a count or a limit gives one, and a client may read
+    # a `number` of its own schema as an integer (Codex reads max_output_tokens so).
+    return float(round(rng.uniform(low, high)))
 
 
 def _string(schema: dict[str, Any], rng: random.Random) -> str:

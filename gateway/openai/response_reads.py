@@ -1,0 +1,132 @@
+"""A response once made: `GET /v1/responses/{id}` (the object, or its events again with
+`stream=true`, following it live, from `Last-Event-ID`), `DELETE`, `POST …/cancel` (a background
+response stops, `cancelled`, its text kept) and `GET …/input_items` (its own input, by pages).
+Another key's response, one made with `store: false`, or one whose text was removed is 404."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway.access.auth import principal
+from gateway.access.endpoint import Endpoint
+from gateway.access.roles import Permission
+from gateway.errors import BadRequest, Conflict, Invalid, NotFound
+from gateway.history.routes import delete_record
+from gateway.history.store import Store
+from gateway.openai.response_events import ResponseFrames
+from gateway.openai.response_object import Final, Shape, record_id_of, response_object
+from gateway.openai.response_state import item_page, record_items
+from gateway.streams.live import Streams
+from gateway.streams.resume import Follow, parse_event_id
+
+FORMAT = "responses"
+
+
+def _missing(request: Request) -> NotFound:
+    return NotFound(f"Response with id '{request.path_params['response_id']}' not found.")
+
+
+def _record_id(request: Request) -> uuid.UUID:
+    record_id = record_id_of(request.path_params["response_id"])
+    if record_id is None:
+        raise _missing(request)
+    return record_id
+
+
+async def _row(request: Request, record_id: uuid.UUID) -> dict[str, Any]:
+    store: Store = request.state.store
+    row = await store.row(record_id, principal(request.scope).owner)
+    if row is None or row["stream_format"] != FORMAT or row["redacted_at"] is not None:
+        raise _missing(request)
+    return row
+
+
+async def get_response(request: Request) -> Response:
+    """The response as it stands; with `stream=true`, its events again, following it live until it
+    ends (from `Last-Event-ID: <record_id>:<offset>`, only what comes after it)."""
+    record_id = _record_id(request)
+    row = await _row(request, record_id)
+    shape = Shape.of(row)
+    if request.query_params.get("stream", "false").lower() != "true":
+        return JSONResponse(response_object(shape, Final.of_record(row)))
+    offset = 0
+    last_event_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if last_event_id:
+        resumed, offset = parse_event_id(last_event_id)
+        if resumed != record_id:
+            raise Invalid("Last-Event-ID names another response")
+    state = request.state
+    snapshot = {name: row[name] for name in ("status", "response", "error", "model", "max_tokens")}
+    return ResponseFollow(state, record_id, offset, snapshot, shape)
+
+
+class ResponseFollow(Follow):
+    """A response's events again: from its beginning, or after an offset of its text."""
+
+    def __init__(self, state: Any, record_id: uuid.UUID, offset: int, snapshot: dict[str, Any], shape: Shape) -> None:
+        # Sequence numbers after those an interrupted stream had reached (at most one an event).
+        frames = ResponseFrames(shape, first=offset + 4 if offset else 0, resumed=offset > 0)
+        super().__init__(
+            state.store, state.streams, state.listener, record_id, offset, snapshot, state.settings, frames
+        )
+        self.events = frames
+        self.replay = offset == 0
+
+    def opening(self) -> bytes:
+        return self.events.role() if self.replay else b""
+
+    async def ending(self, record: dict[str, Any]) -> bytes:
+        row = await self.store.row(self.record_id)
+        if row is None:
+            return self.events.error("not_found", "the response was deleted", self.sent)
+        return self.events.closing(Final.of_record(row), self.sent)
+
+
+async def delete_response(request: Request) -> Response:
+    record_id = _record_id(request)
+    await _row(request, record_id)
+    if not await delete_record(request, record_id):
+        raise _missing(request)
+    return JSONResponse({"id": request.path_params["response_id"], "object": "response.deleted", "deleted": True})
+
+
+async def cancel_response(request: Request) -> Response:
+    """Stop a background response: it ends `cancelled`, its text so far kept. One that has ended
+    already is answered as it is; only background responses can be cancelled, as OpenAI has it."""
+    record_id = _record_id(request)
+    row = await _row(request, record_id)
+    shape = Shape.of(row)
+    if not shape.params.get("background"):
+        raise BadRequest("Only responses created with background=true can be cancelled.")
+    streams: Streams = request.state.streams
+    live = streams.by_record.get(record_id)
+    if live is not None:
+        live.cancel()
+        await live.finished.wait()
+        row = await _row(request, record_id)
+    elif row["status"] == "streaming":
+        raise Conflict("the response is being generated by another instance of the gateway; cancel it there")
+    return JSONResponse(response_object(shape, Final.of_record(row)))
+
+
+async def input_items(request: Request) -> Response:
+    """A response's own input items (not its chain's), newest first unless `order=asc`, by pages of
+    `limit` (1 to 100, 20) after or before an item id, as OpenAI pages them."""
+    record_id = _record_id(request)
+    row = await _row(request, record_id)
+    items = [item for item in record_items(row) if item["id"].startswith("in_")]
+    return JSONResponse(item_page(items, request.query_params, default_order="desc"))
+
+
+READ, STREAM, DELETE = Permission.READ, Permission.STREAM, Permission.DELETE
+ROUTES: list[BaseRoute] = [
+    Route("/v1/responses/{response_id}", Endpoint(get_response, READ), methods=["GET"]),
+    Route("/v1/responses/{response_id}", Endpoint(delete_response, DELETE), methods=["DELETE"]),
+    Route("/v1/responses/{response_id}/cancel", Endpoint(cancel_response, STREAM), methods=["POST"]),
+    Route("/v1/responses/{response_id}/input_items", Endpoint(input_items, READ), methods=["GET"]),
+]

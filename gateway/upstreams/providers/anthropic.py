@@ -1,0 +1,115 @@
+"""The Anthropic client: Anthropic's Messages API, streamed or whole, its token counting and its
+model list.
+
+A client of Anthropic's own API (`/v1/messages`) has its request sent as it came, but for the
+model, with its `anthropic-version` and `anthropic-beta` headers, and is relayed Anthropic's events
+byte for byte (`Chunk.raw`). Any other client's chat request is translated (upstreams/anthropic/),
+and so are the events and the whole answer, into chunks and a `chat.completion`. Either way the
+chunks carry what the record keeps: text, tool calls, reasoning and signed thinking blocks, the
+stop reason and the usage, cache reads and writes included. An `overloaded_error` (529) is worth
+another attempt, as a 503 is (retries.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from gateway.errors import GatewayError, NotFound
+from gateway.settings import Settings
+from gateway.upstreams.anthropic.events import EventReader
+from gateway.upstreams.anthropic.objects import to_chat_completion
+from gateway.upstreams.anthropic.requests import to_anthropic
+from gateway.upstreams.entry import Deployment
+from gateway.upstreams.llm import ChunkStream, Completed, Completion, speaks
+from gateway.upstreams.providers.http import HttpClient, ResponseStream
+from gateway.upstreams.retries import Retryable
+
+log = logging.getLogger("gateway.upstream")
+
+VERSION = "2023-06-01"  # the API version of a translated request: the one that takes sampling parameters
+PASSED_HEADERS = ("anthropic-version", "anthropic-beta")
+MODELS_SECONDS = 60.0
+
+
+class Anthropic(HttpClient):
+    name = "anthropic"
+    apis = frozenset({"messages"})
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None, deployment: Deployment) -> None:
+        base = deployment.api_base.rstrip("/")
+        self.urls = {
+            name: httpx.URL(f"{base}/v1/{path}")
+            for name, path in (("messages", "messages"), ("count", "messages/count_tokens"), ("models", "models"))
+        }
+        super().__init__(
+            settings, transport, self.urls["messages"].netloc, [(b"x-api-key", deployment.api_key.encode())]
+        )
+        self.default_model = deployment.model if deployment.model != "*" else settings.openai_model
+        self._models: tuple[float, list[str]] | None = None
+
+    def is_answer(self, url: httpx.URL) -> bool:
+        return url != self.urls["models"]
+
+    def request(self, completion: Completion, stream: bool) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
+        """The Messages request for a completion, and the headers that go with it."""
+        if speaks(self, completion) == "messages" and completion.native is not None:
+            body = {**completion.native, "model": completion.model}
+            if stream or "stream" in body:
+                body["stream"] = stream
+            given = dict(completion.headers)
+            headers = [(name.encode(), given[name].encode()) for name in PASSED_HEADERS if given.get(name)]
+            if "anthropic-version" not in given:
+                headers.append((b"anthropic-version", VERSION.encode()))
+            return body, headers
+        body, _ = to_anthropic(completion)
+        body["stream"] = stream
+        return body, [(b"anthropic-version", VERSION.encode())]
+
+    async def open(self, completion: Completion) -> ChunkStream:
+        body, headers = self.request(completion, stream=True)
+        response = await self.acquire("POST", self.urls["messages"], body, completion.request_id, headers)
+        raw = completion.relay_raw and completion.api == "messages"
+        return ResponseStream(response, self.events(response, EventReader(raw)))
+
+    async def complete(self, completion: Completion) -> Completed:
+        body, headers = self.request(completion, stream=False)
+        answered = await self.whole("POST", self.urls["messages"], body, completion.request_id, headers)
+        return Completed(answered.raw, to_chat_completion(answered.body, f"chatcmpl-{completion.request_id}"))
+
+    async def count_tokens(self, body: dict[str, Any], headers: tuple[tuple[str, str], ...], request_id: str) -> int:
+        """Anthropic's own count of a Messages request's input tokens."""
+        given = dict(headers)
+        extra = [(name.encode(), given[name].encode()) for name in PASSED_HEADERS if given.get(name)]
+        if "anthropic-version" not in given:
+            extra.append((b"anthropic-version", VERSION.encode()))
+        counted = await self.whole("POST", self.urls["count"], body, request_id, extra)
+        tokens = counted.body.get("input_tokens")
+        if not isinstance(tokens, int):
+            raise GatewayError("the upstream counted no input_tokens")
+        return tokens
+
+    async def embeddings(self, body: dict[str, Any], request_id: str) -> Completed:
+        raise NotFound("Anthropic's API has no embeddings")
+
+    async def models(self) -> list[str]:
+        """The upstream's models (its `/v1/models`), read at most once a minute; the configured model
+        when it cannot be reached."""
+        now = asyncio.get_running_loop().time()
+        if self._models is not None and now - self._models[0] < MODELS_SECONDS:
+            return self._models[1]
+        names = [self.default_model]
+        url = self.urls["models"].copy_merge_params({"limit": "1000"})
+        try:
+            listed = await self.whole("GET", url, None, "", [(b"anthropic-version", VERSION.encode())])
+            data = listed.body.get("data")
+            found = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)] if data else []
+            names = found or names
+        except (GatewayError, Retryable) as exc:
+            reason = exc.message if isinstance(exc, GatewayError) else exc.final.message
+            log.info("the upstream lists no models (%s); listing %s", reason, self.default_model)
+        self._models = (now, names)
+        return names
