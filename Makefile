@@ -5,18 +5,31 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate test lint bench bench-smoke soak clean
+.PHONY: install lock run migrate test lint bench bench-smoke soak clean image-test
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# The deployable set comes from requirements.lock, every file checked against its hash; the
+# project itself goes on top without dependencies. The dev extras are held to the lock's versions.
+$(VENV)/.runtime: requirements.lock pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime
+	sed -e 's/ \\$$//' -e '/^ *--hash/d' -e '/^ *#/d' requirements.lock > $(VENV)/lock-constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -c $(VENV)/lock-constraints.txt
 	touch $@
 
 install: $(VENV)/.installed
 
-migrate: install
+# requirements.lock, from pyproject.toml's dependencies: every platform's pins, with their hashes.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+		--custom-compile-command 'make lock' -o requirements.lock
+
+migrate: $(VENV)/.runtime
 	$(BIN)/alembic upgrade head
 
 run: migrate
