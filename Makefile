@@ -36,8 +36,8 @@ run: migrate
 	$(BIN)/uvicorn gateway.app:app --host $(HOST) --port $(PORT) --no-access-log --no-proxy-headers --timeout-graceful-shutdown 20
 
 lint: install
-	$(BIN)/ruff check gateway tests schema bench
-	$(BIN)/ruff format --check gateway tests schema bench
+	$(BIN)/ruff check gateway tests schema bench image
+	$(BIN)/ruff format --check gateway tests schema bench image
 	$(BIN)/mypy
 
 test: lint
@@ -55,6 +55,12 @@ bench-smoke: install
 	$(BIN)/python -m bench.profile short --mode turns --requests 50
 	$(BIN)/python -m bench.failover --requests 20 --rounds 1
 	$(BIN)/python -m bench.history --records 20000
+
+# The image (Containerfile) built on a base made from Debian's packages and run with podman against
+# the local PostgreSQL and Redis: migrate, stream, history, SIGTERM mid-stream, restart (root, Debian).
+image-test: install
+	bash image/prepare.sh
+	$(BIN)/python -m image.check
 
 # The long reliability run (by hand): 500 leaving clients, 100 streams under SIGTERM, a PostgreSQL
 # restart under load, and over 10,000 schemathesis examples a database; it ends by printing its figures.
