@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock run migrate test lint bench bench-smoke soak clean image-test
+.PHONY: install lock run migrate test lint bench bench-workers bench-10k bench-smoke soak clean image-test
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,15 @@ clean:
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# Two workers on both cores against one on one core; 10,000 concurrent paced streams on one worker.
+bench-workers: install
+	$(BIN)/python -m bench.run --rounds 3 --targets pg-text,pg-text-w2 --workloads throughput,short,paced,many
+
+bench-10k: install
+	$(BIN)/python -m bench.run --rounds 1 --targets pg-text --workloads tenk $(BENCH_ARGS)
+
 bench-smoke: install
-	$(BIN)/python -m bench.run --smoke --targets bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx,pg-text-routed,pg-text-traced
+	$(BIN)/python -m bench.run --smoke --targets bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx,pg-text-routed,pg-text-traced,pg-text-w2
 	$(BIN)/python -m bench.search --records 20000
 	$(BIN)/python -m bench.profile short --mode turns --requests 50
 	$(BIN)/python -m bench.failover --requests 20 --rounds 1
