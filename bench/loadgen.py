@@ -116,17 +116,22 @@ async def run(
     marker: bytes,
     last: bytes = b"",
     limit: float = 120.0,
+    ramp: float = 0.0,
 ) -> Run:
-    """Send `total` copies of `request`, `concurrency` at a time; time `marker` and `last` in the body."""
+    """Send `total` copies of `request`, `concurrency` at a time; time `marker` and `last` in the body.
+    With `ramp`, the `concurrency` clients start evenly over that many seconds rather than at once
+    (10,000 connections opened in one instant overflow any listen backlog)."""
     outcome = Run()
     queue = iter(range(total))
     cpu0, wall0 = time.process_time(), time.perf_counter()
 
-    async def worker() -> None:
+    async def worker(index: int) -> None:
+        if ramp:
+            await asyncio.sleep(ramp * index / concurrency)
         for _ in queue:
             outcome.results.append(await one(host, port, request, marker, last, limit))
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
     outcome.wall = time.perf_counter() - wall0
     outcome.cpu = time.process_time() - cpu0
     return outcome

@@ -12,10 +12,13 @@ read from /proc (all threads), so it includes persistence, logging and middlewar
     python -m bench.run --targets pg-text,pg-text-httpx     # the aiohttp transport against httpcore
     python -m bench.run --targets pg-text,pg-text-routed    # one upstream against three configured
     python -m bench.run --targets pg-text,pg-text-traced    # tracing off against on (OTLP to a sink)
+    python -m bench.run --targets pg-text,pg-text-w2        # one worker on one core against two on both
+    python -m bench.run --rounds 1 --targets pg-text --workloads tenk   # 10,000 concurrent streams
 
-A target is DATABASE-FORMAT[-httpx|-routed|-traced]: DATABASE pg or sqlite, FORMAT text, openai, sse or v1
+A target is DATABASE-FORMAT[-httpx|-routed|-traced|-w2]: DATABASE pg or sqlite, FORMAT text, openai, sse or v1
 (/v1/chat/completions with stream: true), `-traced` with OpenTelemetry on, exporting to
-bench/otlp_sink.py; or `bare`, the least a relay can do (bench/bare_relay.py:
+bench/otlp_sink.py, `-w2` two uvicorn workers free to use both cores (which the fake upstream and the
+load generator use too: core 1 is theirs with one worker); or `bare`, the least a relay can do (bench/bare_relay.py:
 pure ASGI over aiohttp, bytes passed through, nothing parsed, stored or logged), the floor for
 any gateway on uvicorn; or `fastapi`, the reference (bench/fastapi_relay.py: the FastAPI relay over
 aiohttp a team would write instead, text out, nothing stored or logged).
@@ -34,13 +37,13 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench import loadgen
+from bench import loadgen, scale
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -54,6 +57,7 @@ class Workload:
     chunks: int
     delay: float
     tools: bool = False  # the answer is a tool call whose arguments come in `chunks` fragments (/v1 only)
+    ramp: float = 0.0  # seconds over which the clients start (the connections are opened)
 
 
 FULL = [
@@ -71,7 +75,12 @@ SMOKE = [
     Workload("paced", 20, 10, 10, 0.02),
     Workload("many", 50, 50, 5, 0.05),
     Workload("tools", 2, 2, 200, 0.0, tools=True),
+    Workload("tenk", 500, 500, 5, 0.2, ramp=1.0),
 ]
+# By name only (--workloads tenk,throughput): `tenk`, 10,000 streams of 30 chunks a second apart (a slow reasoning
+# model's pace), all open at once, their connections opened over 10 s.
+# `throughput`: many short requests, 50 at a time, to compare one worker with two (`-w2`).
+SCALE = [Workload("tenk", 10_000, 10_000, 30, 1.0, ramp=10.0), Workload("throughput", 3000, 50, 5, 0.0)]
 LOOKUP = {
     "type": "function",
     "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}},
@@ -101,20 +110,22 @@ class Server:
         self,
         name: str,
         app: str,
-        core: int,
+        core: int | None,
         env: dict[str, str],
         log: Path,
         runner: list[str] | None = None,
         start_seconds: float = 30,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.port = free_port()
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "POSTGRES_"))}
         environment.update(env)
         argv = [*(runner or [sys.executable]), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port)]
-        argv += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning", "--backlog", "4096"]
+        argv += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning", "--backlog", "4096", *args]
+        argv = argv if core is None else pinned(core, argv)
         with open(log, "ab") as out:
-            self.process = subprocess.Popen(pinned(core, argv), cwd=ROOT, env=environment, stdout=out, stderr=out)
+            self.process = subprocess.Popen(argv, cwd=ROOT, env=environment, stdout=out, stderr=out)
         deadline = time.monotonic() + start_seconds
         while time.monotonic() < deadline:
             try:
@@ -125,19 +136,11 @@ class Server:
         raise RuntimeError(f"{name} did not start; see {log}")
 
     def cpu_seconds(self) -> float:
-        total = 0
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            try:
-                total += int((task / "schedstat").read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-        return total / 1e9
+        """Of every thread, and of its workers when it has several."""
+        return scale.cpu_seconds(self.process.pid)
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return scale.rss_mb(self.process.pid)
 
     def stop(self, timeout: float = 15) -> None:
         self.process.terminate()
@@ -153,6 +156,7 @@ class Target:
     server: Server
     path: str
     body_key: str  # "messages" for the upstream itself, "prompt" for the gateway
+    database: str = ""  # the gateway's, whose complete records are counted
 
 
 def request_body(body_key: str, workload: Workload) -> dict[str, Any]:
@@ -178,12 +182,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def warm_up(port: int, path: str, body_key: str, concurrency: int) -> None:
+async def warm_up(port: int, path: str, body_key: str, concurrency: int, ramp: float = 0.0) -> None:
     """One-chunk streams at the workload's concurrency, not measured: the measured window opens
     no upstream connection."""
     body = request_body(body_key, Workload("warm-up", concurrency, concurrency, 1, 0.0))
     request = loadgen.post_request("127.0.0.1", port, path, body)
-    await loadgen.run("127.0.0.1", port, request, concurrency, concurrency, b"tok0")
+    await loadgen.run("127.0.0.1", port, request, concurrency, concurrency, b"tok0", ramp=ramp)
 
 
 async def measure(target: Target, workload: Workload) -> dict[str, float]:
@@ -194,7 +198,9 @@ async def measure(target: Target, workload: Workload) -> dict[str, float]:
     # with as many upstream connections open as it needs. The fake upstream closes idle ones after
     # 5 s, so without it whichever target came first after a pause paid for opening them (1,000 in
     # `many`: 100-180 ms more time to first token than the same gateway's next target).
-    await warm_up(target.server.port, target.path, target.body_key, workload.concurrency)
+    rss_before = target.server.rss_mb()
+    await warm_up(target.server.port, target.path, target.body_key, workload.concurrency, workload.ramp)
+    recorded0 = await scale.complete_records(target.database) if target.database else 0
     cpu0 = target.server.cpu_seconds()
     rss_peak = 0.0
     sampling = True
@@ -207,11 +213,19 @@ async def measure(target: Target, workload: Workload) -> dict[str, float]:
 
     sampler = asyncio.ensure_future(sample_rss())
     run = await loadgen.run(
-        "127.0.0.1", target.server.port, request, workload.total, workload.concurrency, b"tok0", last
+        "127.0.0.1",
+        target.server.port,
+        request,
+        workload.total,
+        workload.concurrency,
+        b"tok0",
+        last,
+        ramp=workload.ramp,
     )
     sampling = False
     await sampler
     cpu = target.server.cpu_seconds() - cpu0
+    recorded = await scale.complete_records(target.database) - recorded0 if target.database else -1
     ok = [r for r in run.results if r.error is None and r.status == 200 and r.ttft is not None]
     ended = [r for r in ok if r.last_token is not None]
     return {
@@ -220,10 +234,14 @@ async def measure(target: Target, workload: Workload) -> dict[str, float]:
         "ttft_p50_ms": percentile([r.ttft or 0 for r in ok], 0.5) * 1000,
         "ttft_p95_ms": percentile([r.ttft or 0 for r in ok], 0.95) * 1000,
         "dur_p50_s": percentile([r.duration for r in ok], 0.5),
+        "dur_max_s": max((r.duration for r in ok), default=float("nan")),
         "end_lag_p50_ms": percentile([r.duration - (r.last_token or 0) for r in ended], 0.5) * 1000,
         "cpu_per_req_ms": cpu / workload.total * 1000,
         "cpu_per_chunk_us": cpu / (workload.total * workload.chunks) * 1e6,
         "rss_peak_mb": rss_peak,
+        "rss_before_mb": rss_before,
+        "recorded": recorded,
+        "requests_per_s": workload.total / run.wall,
         "loadgen_cpu_s": run.cpu,
         "wall_s": run.wall,
     }
@@ -268,10 +286,21 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--targets", default="bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text")
     parser.add_argument("--workloads", default="")
+    parser.add_argument("--streams", type=int, default=0, help="tenk's streams (10,000; 2 descriptors each)")
     args = parser.parse_args()
     workloads = SMOKE if args.smoke else FULL
     if args.workloads:
-        workloads = [w for w in workloads if w.name in args.workloads.split(",")]
+        workloads = [w for w in (SMOKE if args.smoke else FULL + SCALE) if w.name in args.workloads.split(",")]
+    if args.streams:
+        sized = {"total": args.streams, "concurrency": args.streams}
+        workloads = [replace(w, **sized) if w.name == "tenk" else w for w in workloads]
+    most = max(w.concurrency for w in workloads)
+    if most > 1000:
+        limit = scale.raise_fd_limit()
+        print(f"file descriptors: {limit} a process (ulimit -n)", file=sys.stderr)
+        if limit < 2 * most + 100:  # a relayed stream holds two in the gateway
+            print(f"warning: {most} streams need {2 * most + 100} in the gateway: raise the hard limit, or "
+                  f"--streams {(limit - 100) // 2}", file=sys.stderr)  # fmt: skip
     rounds = 1 if args.smoke else args.rounds
     wanted = args.targets.split(",")
     if (os.cpu_count() or 1) > 1:
@@ -327,7 +356,12 @@ def main() -> int:
             transport = rest[0] if rest else "aiohttp"
             if (kind, transport) not in gateways:
                 env = {**common, "DATABASE_URL": databases[kind]}
-                if transport == "routed":
+                core: int | None = 0
+                workers: tuple[str, ...] = ()
+                if transport == "w2":  # two workers, on either core
+                    core, workers = None, ("--workers", "2")
+                    env["PROMETHEUS_MULTIPROC_DIR"] = str(Path(tempfile.mkdtemp(dir=workdir)))
+                elif transport == "routed":
                     env["GATEWAY_CONFIG"] = str(routed)
                 elif transport == "traced" and sink is not None:
                     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink.port}"
@@ -335,12 +369,14 @@ def main() -> int:
                 else:
                     env["UPSTREAM_TRANSPORT"] = transport
                 log = workdir / f"{kind}-{transport}.log"
-                gateways[(kind, transport)] = Server(f"gateway-{kind}-{transport}", "gateway.app:app", 0, env, log)
+                label = f"gateway-{kind}-{transport}"
+                gateways[(kind, transport)] = Server(label, "gateway.app:app", core, env, log, args=workers)
                 servers.append(gateways[(kind, transport)])
+            server = gateways[(kind, transport)]
             if fmt == "v1":  # /v1/chat/completions, streaming, as the OpenAI SDKs call it
-                targets.append(Target(name, gateways[(kind, transport)], "/v1/chat/completions", "messages"))
+                targets.append(Target(name, server, "/v1/chat/completions", "messages", databases[kind]))
             else:
-                targets.append(Target(name, gateways[(kind, transport)], f"/stream?stream_format={fmt}", "prompt"))
+                targets.append(Target(name, server, f"/stream?stream_format={fmt}", "prompt", databases[kind]))
 
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
         for round_ in range(rounds):
@@ -437,6 +473,22 @@ def report(
                 f"| {med(workload.name, target.name, 'cpu_per_chunk_us'):.1f} "
                 f"| {med(workload.name, target.name, 'rss_peak_mb'):.0f} |"
             )
+    scaled = [
+        (w.name, t.name, {k: med(w.name, t.name, k) for k in results[(w.name, t.name)][0]}, 0.0)
+        for w in workloads
+        for t in targets
+        if w.name == "tenk" and (w.name, t.name) in results
+    ]
+    if scaled:
+        direct = med("tenk", "direct", "dur_p50_s")
+        scale.report([(w, t, m, m["dur_p50_s"] / direct) for w, t, m, _ in scaled])
+    if any(t.name.endswith("-w2") for t in targets):
+        print("\n| workload | target | requests a second | CPU a request ms (all workers) |\n|---|---|---|---|")
+        for w in workloads:
+            for t in targets:
+                if (w.name, t.name) in results and t.name != "direct":
+                    rate, cpu = med(w.name, t.name, "requests_per_s"), med(w.name, t.name, "cpu_per_req_ms")
+                    print(f"| {w.name} | {t.name} | {rate:.0f} | {cpu:.2f} |")
     loadgen_cpu = max(r["loadgen_cpu_s"] / max(r["wall_s"], 1e-9) for rs in results.values() for r in rs)
     print(f"\nload generator: at most {loadgen_cpu * 100:.0f}% of a core during any measurement")
     if failures:

@@ -13,7 +13,8 @@ leaves, `settings`, `errors` and `inputs`, are open to all):
     openapi        the OpenAPI description, built from every route's declared fields
 
 At the top, what composes them: `app` (the Starlette app), `lifespan` (a process's resources),
-`home` (health, metrics, the page), `cli` (the `gateway` command). docs/architecture.md draws it.
+`home` (health, metrics, the page), `cli` (the `gateway` command), `serve` (uvicorn, as the
+image runs it). docs/architecture.md draws it.
 """
 
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
-"""The `gateway` command: `gateway migrate`, `gateway keys create|list|revoke`, `gateway audit` and
-`gateway export`.
+"""The `gateway` command: `gateway serve`, `gateway migrate`, `gateway keys create|list|revoke`,
+`gateway audit` and `gateway export`.
 
 `keys create` prints the new key alone on the first line of stdout, once: only its hash is kept.
 A key created or revoked here is audited as done by `cli` (role admin): whoever can run this
@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
 from databases import Database
 
+from gateway import serve
 from gateway.access.audit import ACTIONS, KEY_CREATE, KEY_REVOKE, AuditLog, Event
 from gateway.access.keys import (
     NAME,
@@ -175,6 +177,7 @@ def day(text: str) -> dt.date:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gateway", description="LLM streaming gateway")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="serve the gateway (PORT, HOST, WEB_CONCURRENCY workers), as the image does")
     sub.add_parser("migrate", help="apply every database migration (alembic upgrade head)")
     keys = sub.add_parser("keys", help="manage stored API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="make a key; it is printed once, on the first line")
@@ -202,9 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
+        serving = serve.Serving.from_env(os.environ) if args.command == "serve" else None
     except ConfigError as exc:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         return 2
+    if serving is not None:
+        serve.serve(serving)
+        return 0
     if args.command == "migrate":
         migrate()
         return 0

@@ -198,5 +198,6 @@ def lifespan(settings: Settings, routing: Routing) -> Any:
             await store.close()
             await database.disconnect()
             await asyncio.to_thread(tracing.stop)  # the last spans exported, off the event loop
+            metrics.process_ended()
 
     return run

@@ -242,6 +242,25 @@ def fake_anthropic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     process.stop()
 
 
+@pytest.fixture(scope="session")
+def fakes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[UvicornProcess]]:
+    """Three fake OpenAI servers, for routing across upstreams."""
+    folder = tmp_path_factory.mktemp("fakes")
+    started = [UvicornProcess("bench.fake_openai:app", free_port(), {}, folder / f"fake{i}.log") for i in range(3)]
+    for process in started:
+        process.start()
+    yield started
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def upstreams(fakes: list[UvicornProcess]) -> list[UvicornProcess]:
+    for fake in fakes:
+        httpx.post(fake.url + "/_reset")
+    return fakes
+
+
 class FakeOpenAI:
     def __init__(self, process: UvicornProcess) -> None:
         self.url = process.url

@@ -41,21 +41,7 @@ class UvicornProcess:
         environment.setdefault("PYTHONUNBUFFERED", "1")
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                self.app,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-                "--no-proxy-headers",
-                "--timeout-graceful-shutdown",
-                environment.get("GRACEFUL_SECONDS", "5"),
-                *self.args,
-            ],
+            self.command(environment),
             cwd=ROOT,
             env=environment,
             stdout=log,
@@ -73,6 +59,13 @@ class UvicornProcess:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"uvicorn did not start in {timeout} s:\n{self.log_text()}")
+
+    def command(self, environment: dict[str, str]) -> list[str]:
+        return [
+            *(sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port)),
+            *("--no-access-log", "--no-proxy-headers"),
+            *("--timeout-graceful-shutdown", environment.get("GRACEFUL_SECONDS", "5"), *self.args),
+        ]
 
     def signal(self, sig: int = signal.SIGTERM) -> None:
         assert self.process is not None
@@ -100,6 +93,44 @@ class UvicornProcess:
             if line.strip():
                 lines.append(json.loads(line))
         return lines
+
+
+class GatewayServe(UvicornProcess):
+    """The gateway as the image runs it: `gateway serve`, its workers (WEB_CONCURRENCY) on one port."""
+
+    def __init__(self, port: int, env: dict[str, str], log_path: Path, workers: int) -> None:
+        super().__init__("gateway.app:app", port, env, log_path)
+        self.workers = workers
+
+    def command(self, environment: dict[str, str]) -> list[str]:
+        environment.update(HOST="127.0.0.1", PORT=str(self.port), WEB_CONCURRENCY=str(self.workers))
+        environment.setdefault("GRACEFUL_SHUTDOWN_SECONDS", environment.get("GRACEFUL_SECONDS", "5"))
+        return [sys.executable, "-m", "gateway.cli", "serve"]
+
+    def worker_pids(self) -> list[int]:
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def serving_pid(server_port: int, client_port: int, pids: list[int]) -> int | None:
+    """Which of these processes holds the server's side of the connection from `client_port`."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+            inode = fields[9]
+    if inode is None:
+        return None
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    return None
 
 
 class CuttingProxy:

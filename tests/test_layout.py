@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "gateway"
 LEAVES = {"settings", "errors", "inputs"}  # the top's leaves: open to every package
-COMPOSITION = {"app", "lifespan", "home", "cli"}  # the top's composition: imported by nobody but itself
+COMPOSITION = {"app", "lifespan", "home", "cli", "serve"}  # the top's composition: imported by nobody but itself
 
 
 def packages() -> list[str]:

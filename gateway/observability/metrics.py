@@ -22,7 +22,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.metrics import MetricWrapperBase
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 # The methods the request counter names; any other is counted as "other" (a client's made-up
 # method would otherwise start a new series for each).
@@ -78,3 +78,10 @@ def render() -> tuple[bytes, str]:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def process_ended() -> None:
+    """With several workers, this one's live gauges (active streams, cooling upstreams) leave the
+    sums as it exits, rather than when another process of the same pid comes."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

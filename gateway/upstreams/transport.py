@@ -19,6 +19,7 @@ docs/performance.md has the figures). What it does for the gateway:
 from __future__ import annotations
 
 import contextlib
+import resource
 import sys
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
@@ -30,7 +31,16 @@ import httpx
 from gateway.settings import Settings
 
 Read = Callable[[], Awaitable[bytes]]
-MAX_CONNECTIONS = 1000  # aiohttp's default limit is 100: a burst of streams would queue behind it
+MAX_CONNECTIONS = 1000  # at least (aiohttp's default limit is 100: a burst of streams would queue behind it)
+
+
+def max_connections() -> int:
+    """Upstream connections at once: one for every stream in flight, so half of the file
+    descriptors the process may hold (its clients hold the other half), and at least
+    MAX_CONNECTIONS. A stream that waits for a free connection past OPENAI_CONNECT_DEADLINE fails,
+    and long streams free theirs slowly: a fixed 1,000 failed the 1,001st of 10,000 slow streams."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(MAX_CONNECTIONS, 1_000_000 if soft == resource.RLIM_INFINITY else soft // 2)
 
 
 @contextlib.contextmanager
@@ -206,7 +216,7 @@ def make_transport(settings: Settings) -> httpx.AsyncBaseTransport:
     reused, and aiohttp hands out the oldest idle connection first."""
     keepalive = settings.openai_keepalive_seconds
     if settings.upstream_transport == "aiohttp":
-        return AiohttpTransport(MAX_CONNECTIONS, keepalive)
+        return AiohttpTransport(max_connections(), keepalive)
     return httpx.AsyncHTTPTransport(
         limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100, keepalive_expiry=keepalive),
         trust_env=False,

@@ -7,36 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
 from tests.conftest import rows
 from tests.servers import UvicornProcess, free_port
 
 Start = Callable[..., UvicornProcess]
-
-
-@pytest.fixture(scope="module")
-def fakes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[UvicornProcess]]:
-    folder = tmp_path_factory.mktemp("fakes")
-    started = [UvicornProcess("bench.fake_openai:app", free_port(), {}, folder / f"fake{i}.log") for i in range(3)]
-    for process in started:
-        process.start()
-    yield started
-    for process in started:
-        process.stop()
-
-
-@pytest.fixture
-def upstreams(fakes: list[UvicornProcess]) -> list[UvicornProcess]:
-    for fake in fakes:
-        httpx.post(fake.url + "/_reset")
-    return fakes
 
 
 def count(fake: UvicornProcess) -> int:
