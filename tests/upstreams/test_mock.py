@@ -9,7 +9,7 @@ import jsonschema_rs
 import orjson
 
 from gateway.upstreams.llm import Completion, estimate_tokens
-from gateway.upstreams.providers.mock import MockLLM, mock_answer
+from gateway.upstreams.providers.mock import MockLLM, mock_answer, plan_call
 
 
 def completion(prompt: str, **options: Any) -> Completion:
@@ -124,3 +124,21 @@ async def test_tool_choice_none_or_a_tools_result_gets_text_and_a_json_schema_ge
         completion("a booking", response_format={"type": "json_schema", "json_schema": {"name": "b", "schema": schema}})
     )
     jsonschema_rs.validate(schema, json.loads(answer.body["choices"][0]["message"]["content"]))
+
+
+def test_the_mock_calls_the_tool_the_user_names_else_the_one_tool_choice_names_else_the_first() -> None:
+    def tool(name: str) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+
+    tools = [tool("Agent"), tool("Bash"), tool("Read")]
+    asked = [{"type": "text", "text": "<reminder>use Read when</reminder>"}, {"type": "text", "text": "List it using bash"}]
+    chosen = {
+        "named": plan_call(Completion([{"role": "user", "content": asked}], "m", {"tools": tools})),
+        "chosen": plan_call(completion("using bash", tools=tools, tool_choice=tool("Read"))),
+        "unnamed": plan_call(completion("list the files", tools=tools)),
+    }
+    assert {case: call.name for case, call in chosen.items() if call} == {
+        "named": "Bash",
+        "chosen": "Read",
+        "unnamed": "Agent",
+    }

@@ -3,7 +3,8 @@
 In text it answers in four to six sentences about the prompt's subject, the same for the same
 conversation, one word a chunk every `delay` seconds, honouring `max_tokens` (then
 `finish_reason: "length"`) and reporting usage (one token a word). Given `tools` and a
-`tool_choice` that requires or allows one, it calls a tool (the one named, or the first) with
+`tool_choice` that requires or allows one, it calls a tool (the one `tool_choice` names, else the
+first one the user's last message names as a word, else the first) with
 arguments that satisfy its JSON schema, streamed in fragments as OpenAI streams them; after a
 tool's result it answers in text. Given `response_format` `json_schema`, it answers with JSON
 that validates against the schema (`json_object`: a JSON object). Its chunks carry OpenAI's own
@@ -110,6 +111,20 @@ def _function_tools(completion: Completion) -> list[dict[str, Any]]:
     ]
 
 
+def _named_in_prompt(tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A tool the last user message names as a word ("list the files using bash"), its last text
+    part first, so a client offering many tools (Claude Code's first is its subagent) gets the one
+    asked for."""
+    content = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
+    parts = [content] if isinstance(content, str) else [text_of([part]) for part in content or ()]
+    for said in reversed(parts):
+        words = set(re.findall(r"[\w-]+", said.lower()))
+        named = next((tool for tool in tools if str(tool.get("name", "")).lower() in words), None)
+        if named is not None:
+            return named
+    return None
+
+
 def plan_call(completion: Completion) -> Call | None:
     """The tool the mock calls, if any: tools given, a tool_choice that allows one, and no tool
     result just given."""
@@ -117,10 +132,11 @@ def plan_call(completion: Completion) -> Call | None:
     choice = completion.options.get("tool_choice", "auto")
     if not tools or choice == "none" or completion.messages[-1].get("role") == "tool":
         return None
-    chosen = tools[0]
     function = choice.get("function") if isinstance(choice, dict) else None
     if isinstance(function, dict):
-        chosen = next((tool for tool in tools if tool.get("name") == function.get("name")), chosen)
+        chosen = next((tool for tool in tools if tool.get("name") == function.get("name")), tools[0])
+    else:
+        chosen = _named_in_prompt(tools, completion.messages) or tools[0]
     seed = seed_of(completion.messages)
     arguments = example(chosen.get("parameters") or {"type": "object"}, random.Random(seed))
     return Call(f"call_{seed.hex()[:24]}", str(chosen.get("name")), json.dumps(arguments))
