@@ -1,4 +1,4 @@
-"""Claude Code itself (`claude -p`, the CLI pinned in .ci/run) through a real gateway: a small task
+"""Claude Code itself (`claude -p`, the CLI pinned in tests/clients/cli) through a real gateway: a small task
 that needs its Bash tool, against the fake Anthropic upstream (the request and its events passed
 as they are, the tool run, its result sent back) and against the mock (the same loop translated to
 chat completions). Non-essential traffic off, state in a temporary home. Both databases."""
@@ -6,8 +6,6 @@ chat completions). Non-essential traffic off, state in a temporary home. Both da
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -17,15 +15,12 @@ import httpx
 import pytest
 
 from tests.conftest import SDK_KEY, FakeOpenAI
+from tests.e2e.clients import command
 from tests.e2e.test_anthropic import CLAUDE, config
 from tests.servers import UvicornProcess
 
-CLAUDE_BIN = shutil.which("claude")
-if CLAUDE_BIN is None and os.environ.get("CI") == "true":
-    raise RuntimeError("Claude Code is not installed: .ci/run installs it (npm i -g @anthropic-ai/claude-code)")
-pytestmark = pytest.mark.skipif(
-    CLAUDE_BIN is None, reason="Claude Code is not installed (npm i -g @anthropic-ai/claude-code)"
-)
+CLAUDE_BIN = command("claude")
+pytestmark = pytest.mark.skipif(CLAUDE_BIN is None, reason="Claude Code is not installed (npm ci in tests/clients/cli)")
 
 
 @pytest.fixture

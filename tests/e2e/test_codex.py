@@ -1,4 +1,4 @@
-"""OpenAI's Codex CLI (`codex exec`, pinned in .ci/run) through a real gateway, with its default
+"""OpenAI's Codex CLI (`codex exec`, pinned in tests/clients/cli) through a real gateway, with its default
 configuration (a provider whose `base_url` is the gateway's `/v1`, its key variable and
 `wire_api = "responses"`; non-essential traffic off): it sends `client_metadata`, a `web_search`
 tool and a `namespace` of function tools on every request, and completes a task that runs its
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -20,12 +19,11 @@ import pytest
 import yaml
 
 from tests.conftest import SDK_KEY, FakeOpenAI
+from tests.e2e.clients import command
 from tests.servers import UvicornProcess
 
-CODEX = shutil.which("codex")
-if CODEX is None and os.environ.get("CI") == "true":
-    raise RuntimeError("Codex CLI is not installed: .ci/run installs it (npm i -g @openai/codex)")
-pytestmark = pytest.mark.skipif(CODEX is None, reason="Codex CLI is not installed (npm i -g, see .ci/run)")
+CODEX = command("codex")
+pytestmark = pytest.mark.skipif(CODEX is None, reason="Codex CLI is not installed (npm ci in tests/clients/cli)")
 
 CONFIG = """
 model = "{model}"
