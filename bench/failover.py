@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import Server, free_port, migrate
+from bench.servers import Server, free_port, migrate
 
 BODY = {"prompt": "[[chunks=2]]", "model": "m"}
 

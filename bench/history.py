@@ -34,7 +34,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.run import PG_ADMIN_URL, Server, Target, Workload, measure, migrate, pg_admin
+from bench.servers import PG_ADMIN_URL, Server, migrate, pg_admin
+from bench.workloads import Target, Workload, measure
 
 COLUMNS = ["id", "conversation_id", "prompt", "response", "status", "model", "stream_format", "created_at",
            "api_key_id", "ttft_ms", "prompt_tokens", "completion_tokens"]  # fmt: skip

@@ -32,18 +32,8 @@ import uuid
 from pathlib import Path
 
 from bench import loadgen
-from bench.run import (
-    FULL,
-    PG_ADMIN_URL,
-    Server,
-    Workload,
-    migrate,
-    percentile,
-    pg_admin,
-    request_body,
-    upstreams_file,
-    warm_up,
-)
+from bench.servers import PG_ADMIN_URL, Server, migrate, pg_admin, upstreams_file
+from bench.workloads import FULL, Workload, percentile, request_body, warm_up
 
 WORKLOADS = {w.name: w for w in FULL} | {"lone": Workload("lone", 20, 20, 200, 0.01)}
 OUT = Path(tempfile.gettempdir()) / "gateway-profile"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import PG_ADMIN_URL, free_port, pg_admin
+from bench.servers import PG_ADMIN_URL, free_port, pg_admin
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
