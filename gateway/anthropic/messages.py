@@ -97,7 +97,7 @@ async def create_message(request: Request) -> Response:
     )
     relayed = exchange.route is not None and exchange.route.api == FORMAT
     if not relayed:
-        exchange.left_out = tuple(asked.left_out)
+        exchange.left_out = (*asked.left_out, *exchange.left_out)
     if not stream:
         return await whole(request, exchange, model)
 

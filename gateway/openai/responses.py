@@ -101,7 +101,7 @@ async def create_response(request: Request) -> Response:
     )
     relayed = exchange.route is not None and exchange.route.api == FORMAT
     if not relayed:
-        exchange.left_out = tuple(asked.left_out)
+        exchange.left_out = (*asked.left_out, *exchange.left_out)
     if exchange.completed is not None:
         answer = await record_whole(request, exchange)
         if relayed:

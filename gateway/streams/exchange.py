@@ -52,6 +52,10 @@ class Exchange:
     keep_text: bool = True  # False: the record keeps no text (a response made with store: false)
     left_out: tuple[str, ...] = ()  # what of the request its upstream was not given (its API has no place)
 
+    def __post_init__(self) -> None:
+        if self.route is not None and self.route.left_out:
+            self.left_out = self.route.left_out
+
     @property
     def left_out_header(self) -> str:
         """`X-Left-Out`: the names, each percent-encoded where a header could not carry it as it is."""

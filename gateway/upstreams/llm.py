@@ -101,13 +101,15 @@ class Completion:
 
 @dataclass(frozen=True)
 class Route:
-    """Which upstream answered, the model it was asked for, the attempts it took to get there, and
-    the API it was asked in (its events' and answer's, `raw`)."""
+    """Which upstream answered, the model it was asked for, the attempts it took to get there, the
+    API it was asked in (its events' and answer's, `raw`), and what of the request that API had no
+    place for (a client's `left_out(completion)`, when it translates)."""
 
     upstream: str
     model: str
     attempts: int = 1
     api: str = "chat"
+    left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

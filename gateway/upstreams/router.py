@@ -142,9 +142,14 @@ class Router:
         return self.by_name[route.upstream].health
 
     def _spoken(self, route: Route, completion: Completion) -> Route:
-        """The route, with the API its upstream was asked in."""
-        api = speaks(self.by_name[route.upstream].llm, completion)
-        return route if api == route.api else Route(route.upstream, route.model, route.attempts, api)
+        """The route, with the API its upstream was asked in and what that API had no place for."""
+        llm = self.by_name[route.upstream].llm
+        api = speaks(llm, completion)
+        translating = getattr(llm, "left_out", None)
+        left_out = translating(_asking(completion, route.model)) if translating is not None else ()
+        if api == route.api and not left_out:
+            return route
+        return Route(route.upstream, route.model, route.attempts, api, tuple(left_out))
 
     async def models(self) -> list[str]:
         """Every model a client may ask for: each named one, and what each pattern's upstream lists

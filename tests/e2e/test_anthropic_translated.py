@@ -163,6 +163,26 @@ def test_a_whole_answer_from_an_anthropic_upstream_is_a_chat_completion(server: 
     assert answer.choices[0].finish_reason == "stop" and answer.usage.completion_tokens > 0
 
 
+def test_what_anthropic_has_no_place_for_is_left_out_named_in_the_header_and_the_record(
+    server: UvicornProcess, fake_anthropic_server: UvicornProcess
+) -> None:
+    raw = openai_sdk(server).chat.completions.with_raw_response.create(
+        model=CLAUDE,
+        messages=[{"role": "user", "content": "hi [[chunks=2]]"}],
+        max_tokens=30,
+        seed=7,
+        logit_bias={"50256": -100},
+        extra_body={"some_new_field": 1},
+    )
+    named = set(raw.headers["x-left-out"].split(", "))
+    assert {"seed", "logit_bias", "some_new_field"} <= named
+    assert raw.parse().choices[0].message.content == "tok0 tok1"
+    sent = httpx.get(fake_anthropic_server.url + "/_requests").json()[-1]["body"]
+    assert not {"seed", "logit_bias", "some_new_field"} & set(sent)
+    saved = newest(server)
+    assert set(saved["left_out"]) == named and saved["params"]["seed"] == 7
+
+
 def test_a_messages_conversation_continues_on_stream_with_another_provider(
     server: UvicornProcess, fake_openai: FakeOpenAI
 ) -> None:

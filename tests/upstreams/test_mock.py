@@ -131,7 +131,10 @@ def test_the_mock_calls_the_tool_the_user_names_else_the_one_tool_choice_names_e
         return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
 
     tools = [tool("Agent"), tool("Bash"), tool("Read")]
-    asked = [{"type": "text", "text": "<reminder>use Read when</reminder>"}, {"type": "text", "text": "List it using bash"}]
+    asked = [
+        {"type": "text", "text": "<reminder>use Read when</reminder>"},
+        {"type": "text", "text": "List it using bash"},
+    ]
     chosen = {
         "named": plan_call(Completion([{"role": "user", "content": asked}], "m", {"tools": tools})),
         "chosen": plan_call(completion("using bash", tools=tools, tool_choice=tool("Read"))),

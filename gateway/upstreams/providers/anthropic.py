@@ -69,6 +69,12 @@ class Anthropic(HttpClient):
         body["stream"] = stream
         return body, [(b"anthropic-version", VERSION.encode())]
 
+    def left_out(self, completion: Completion) -> tuple[str, ...]:
+        """What of a translated chat request Anthropic's API has no place for (nothing of its own)."""
+        if speaks(self, completion) == "messages" and completion.native is not None:
+            return ()
+        return tuple(to_anthropic(completion)[1])
+
     async def open(self, completion: Completion) -> ChunkStream:
         body, headers = self.request(completion, stream=True)
         response = await self.acquire("POST", self.urls["messages"], body, completion.request_id, headers)
