@@ -7,7 +7,7 @@ Messages events as chunks (events.py), Messages as `chat.completion`s (objects.p
 Messages events (writer.py), `chat.completion`s as Messages (objects.py), and an estimate of a
 request's input tokens for `count_tokens` (tokens.py). What both directions name differently
 (stop reasons, usage, tool-call ids, efforts) is terms.py's; Anthropic's error types and body
-errors.py's.
+errors.py's; what each Claude model takes (adaptive thinking, sampling) families.py's.
 
 May import: the top's leaves, upstreams.llm.
 Public: `requests.to_anthropic`, `chat_requests.to_chat`, `chat_requests.ChatRequest`,
@@ -15,5 +15,5 @@ Public: `requests.to_anthropic`, `chat_requests.to_chat`, `chat_requests.ChatReq
 `objects.to_chat_completion`, `objects.to_message`, `errors.error_type`, `errors.error_type_of`,
 `errors.status_for`, `errors.error_body`, `terms.usage_of`, `terms.anthropic_usage`,
 `terms.chat_usage`, `terms.openai_usage_of`, `terms.finish_reason`, `terms.stop_reason`,
-`terms.tool_id`.
+`terms.tool_id`, `families.traits`.
 """

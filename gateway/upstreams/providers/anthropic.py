@@ -21,6 +21,7 @@ import httpx
 from gateway.errors import GatewayError, NotFound
 from gateway.settings import Settings
 from gateway.upstreams.anthropic.events import EventReader
+from gateway.upstreams.anthropic.families import traits
 from gateway.upstreams.anthropic.objects import to_chat_completion
 from gateway.upstreams.anthropic.requests import to_anthropic
 from gateway.upstreams.entry import Deployment
@@ -65,7 +66,7 @@ class Anthropic(HttpClient):
             if "anthropic-version" not in given:
                 headers.append((b"anthropic-version", VERSION.encode()))
             return body, headers
-        body, _ = to_anthropic(completion)
+        body, _ = translated(completion)
         body["stream"] = stream
         return body, [(b"anthropic-version", VERSION.encode())]
 
@@ -73,7 +74,7 @@ class Anthropic(HttpClient):
         """What of a translated chat request Anthropic's API has no place for (nothing of its own)."""
         if speaks(self, completion) == "messages" and completion.native is not None:
             return ()
-        return tuple(to_anthropic(completion)[1])
+        return tuple(translated(completion)[1])
 
     async def open(self, completion: Completion) -> ChunkStream:
         body, headers = self.request(completion, stream=True)
@@ -119,3 +120,9 @@ class Anthropic(HttpClient):
             log.info("the upstream lists no models (%s); listing %s", reason, self.default_model)
         self._models = (now, names)
         return names
+
+
+def translated(completion: Completion) -> tuple[dict[str, Any], list[str]]:
+    """A chat request as the Messages request for its model: thinking and sampling as it takes them."""
+    model = traits(completion.model)
+    return to_anthropic(completion, adaptive=model.adaptive, sampling=model.sampling)
