@@ -8,8 +8,6 @@ databases."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -18,28 +16,16 @@ import pytest
 from openai import OpenAI
 
 from tests.conftest import SDK_KEY, FakeOpenAI
-from tests.e2e.test_anthropic import CLAUDE, WEATHER, config, newest
+from tests.e2e.conftest import CLAUDE
+from tests.e2e.test_anthropic import WEATHER, newest
 from tests.servers import UvicornProcess
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 
 @pytest.fixture
-def server(
-    uvicorn_gateway: Callable[..., UvicornProcess],
-    fake_anthropic_server: UvicornProcess,
-    fake_openai: FakeOpenAI,
-    tmp_path: Path,
-) -> UvicornProcess:
-    httpx.post(fake_anthropic_server.url + "/_reset")
-    path = config(tmp_path, fake_anthropic_server.url, fake_openai.base_url)
-    return uvicorn_gateway(
-        API_KEY=SDK_KEY,
-        GATEWAY_CONFIG=str(path),
-        CLAUDE_KEY="sk-ant-upstream",
-        GPT_KEY="sk-gpt",
-        MOCK_DELAY_SECONDS="0",
-    )
+def server(claude_gateway: UvicornProcess) -> UvicornProcess:
+    return claude_gateway
 
 
 def claude_sdk(server: UvicornProcess) -> Any:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import SDK_KEY, FakeOpenAI
+from tests.conftest import SDK_KEY
 from tests.e2e.clients import command
-from tests.e2e.test_anthropic import CLAUDE, config
+from tests.e2e.conftest import CLAUDE
 from tests.servers import UvicornProcess
 
 CLAUDE_BIN = command("claude")
@@ -24,21 +23,8 @@ pytestmark = pytest.mark.skipif(CLAUDE_BIN is None, reason="Claude Code is not i
 
 
 @pytest.fixture
-def server(
-    uvicorn_gateway: Callable[..., UvicornProcess],
-    fake_anthropic_server: UvicornProcess,
-    fake_openai: FakeOpenAI,
-    tmp_path: Path,
-) -> UvicornProcess:
-    httpx.post(fake_anthropic_server.url + "/_reset")
-    path = config(tmp_path, fake_anthropic_server.url, fake_openai.base_url)
-    return uvicorn_gateway(
-        API_KEY=SDK_KEY,
-        GATEWAY_CONFIG=str(path),
-        CLAUDE_KEY="sk-ant-upstream",
-        GPT_KEY="sk-gpt",
-        MOCK_DELAY_SECONDS="0",
-    )
+def server(claude_gateway: UvicornProcess) -> UvicornProcess:
+    return claude_gateway
 
 
 def claude(server: UvicornProcess, work: Path, model: str, task: str) -> dict[str, Any]:

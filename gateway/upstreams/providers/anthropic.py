@@ -12,7 +12,6 @@ another attempt, as a 503 is (retries.py).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -27,13 +26,11 @@ from gateway.upstreams.anthropic.requests import to_anthropic
 from gateway.upstreams.entry import Deployment
 from gateway.upstreams.llm import ChunkStream, Completed, Completion, speaks
 from gateway.upstreams.providers.http import HttpClient, ResponseStream
-from gateway.upstreams.retries import Retryable
 
 log = logging.getLogger("gateway.upstream")
 
 VERSION = "2023-06-01"  # the API version of a translated request: the one that takes sampling parameters
 PASSED_HEADERS = ("anthropic-version", "anthropic-beta")
-MODELS_SECONDS = 60.0
 
 
 class Anthropic(HttpClient):
@@ -50,7 +47,6 @@ class Anthropic(HttpClient):
             settings, transport, self.urls["messages"].netloc, [(b"x-api-key", deployment.api_key.encode())]
         )
         self.default_model = deployment.model if deployment.model != "*" else settings.openai_model
-        self._models: tuple[float, list[str]] | None = None
 
     def is_answer(self, url: httpx.URL) -> bool:
         return url != self.urls["models"]
@@ -103,23 +99,9 @@ class Anthropic(HttpClient):
         raise NotFound("Anthropic's API has no embeddings")
 
     async def models(self) -> list[str]:
-        """The upstream's models (its `/v1/models`), read at most once a minute; the configured model
-        when it cannot be reached."""
-        now = asyncio.get_running_loop().time()
-        if self._models is not None and now - self._models[0] < MODELS_SECONDS:
-            return self._models[1]
-        names = [self.default_model]
+        """The upstream's models (its `/v1/models`), or the configured model (HttpClient.listed_models)."""
         url = self.urls["models"].copy_merge_params({"limit": "1000"})
-        try:
-            listed = await self.whole("GET", url, None, "", [(b"anthropic-version", VERSION.encode())])
-            data = listed.body.get("data")
-            found = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)] if data else []
-            names = found or names
-        except (GatewayError, Retryable) as exc:
-            reason = exc.message if isinstance(exc, GatewayError) else exc.final.message
-            log.info("the upstream lists no models (%s); listing %s", reason, self.default_model)
-        self._models = (now, names)
-        return names
+        return await self.listed_models(url, self.default_model, [(b"anthropic-version", VERSION.encode())])
 
 
 def translated(completion: Completion) -> tuple[dict[str, Any], list[str]]:

@@ -12,6 +12,7 @@ malformed line or an error event raise `StreamFailed`.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
@@ -19,17 +20,20 @@ import httpx
 import orjson
 
 from gateway import __version__
-from gateway.errors import UpstreamError
+from gateway.errors import GatewayError, UpstreamError
 from gateway.observability import tracing
 from gateway.settings import Settings
 from gateway.upstreams.llm import Chunk, Completed, StreamFailed
-from gateway.upstreams.retries import refusal, transport_failure
+from gateway.upstreams.retries import Retryable, refusal, transport_failure
 from gateway.upstreams.transport import Read, body_reader, failure_kind, make_transport, reading_errors
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a whole answer (`stream: false`), read into memory
 DRAIN_SECONDS = 0.5
 USER_AGENT = f"llm-gateway/{__version__}".encode()
+MODELS_SECONDS = 60.0  # how long an upstream's list of models is kept
+
+log = logging.getLogger("gateway.upstream")
 
 
 class Events(Protocol):
@@ -60,10 +64,31 @@ class HttpClient:
             (b"accept-encoding", b"identity"),  # the body is read as it comes, never decoded
         ]
         self.timeouts = {"connect": 10.0, "read": settings.openai_timeout, "write": 30.0, "pool": 10.0}
+        self._models: tuple[float, list[str]] | None = None
 
     async def aclose(self) -> None:
         if self.owns_transport:
             await self.transport.aclose()
+
+    async def listed_models(
+        self, url: httpx.URL, default: str, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> list[str]:
+        """The ids of the upstream's models (a page of `{"data": [{"id": …}]}` at `url`), read at
+        most once a minute; `default` alone when it has no such route or cannot be reached."""
+        now = asyncio.get_running_loop().time()
+        if self._models is not None and now - self._models[0] < MODELS_SECONDS:
+            return self._models[1]
+        names = [default]
+        try:
+            listed = await self.whole("GET", url, None, "", extra)
+            data = listed.body.get("data")
+            found = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)] if data else []
+            names = found or names
+        except (GatewayError, Retryable) as exc:
+            reason = exc.message if isinstance(exc, GatewayError) else exc.final.message
+            log.info("the upstream lists no models (%s); listing %s", reason, default)
+        self._models = (now, names)
+        return names
 
     async def whole(
         self, method: str, url: httpx.URL, body: Any, request_id: str, extra: list[tuple[bytes, bytes]] | None = None

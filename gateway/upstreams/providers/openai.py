@@ -12,24 +12,20 @@ which it always asks for.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import httpx
 
-from gateway.errors import GatewayError
 from gateway.settings import Settings
 from gateway.upstreams.entry import Deployment
 from gateway.upstreams.llm import Chunk, ChunkStream, Completed, Completion, StreamFailed, speaks
 from gateway.upstreams.providers.http import HttpClient, ResponseStream
 from gateway.upstreams.providers.openai_responses import ResponseEvents, to_chat_completion
 from gateway.upstreams.providers.openai_sse import merge
-from gateway.upstreams.retries import Retryable
 
 log = logging.getLogger("gateway.upstream")
 
-MODELS_SECONDS = 60.0
 PATHS = {"chat": "chat/completions", "embeddings": "embeddings", "models": "models", "responses": "responses"}
 NATIVE = frozenset({"chat", "responses"})  # what OpenAI's and Azure's own APIs serve
 
@@ -94,7 +90,6 @@ class OpenAI(HttpClient):
             credentials = [(b"authorization", f"Bearer {key}".encode())] if key else []
         self.urls = {name: httpx.URL(f"{base}/{path}") for name, path in paths.items()}
         super().__init__(settings, transport, self.urls["chat"].netloc, credentials)
-        self._models: tuple[float, list[str]] | None = None
 
     def is_answer(self, url: httpx.URL) -> bool:
         return url in (self.urls["chat"], self.urls["responses"])
@@ -119,19 +114,5 @@ class OpenAI(HttpClient):
         return await self.whole("POST", self.urls["embeddings"], body, request_id)
 
     async def models(self) -> list[str]:
-        """The upstream's models (its `/models`), read at most once a minute; the configured model
-        when the upstream has no such route or cannot be reached."""
-        now = asyncio.get_running_loop().time()
-        if self._models is not None and now - self._models[0] < MODELS_SECONDS:
-            return self._models[1]
-        names = [self.default_model]
-        try:
-            listed = await self.whole("GET", self.urls["models"], None, "")
-            data = listed.body.get("data")
-            found = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)] if data else []
-            names = found or names
-        except (GatewayError, Retryable) as exc:
-            reason = exc.message if isinstance(exc, GatewayError) else exc.final.message
-            log.info("the upstream lists no models (%s); listing %s", reason, self.default_model)
-        self._models = (now, names)
-        return names
+        """The upstream's models (its `/models`), or the configured model (HttpClient.listed_models)."""
+        return await self.listed_models(self.urls["models"], self.default_model)
