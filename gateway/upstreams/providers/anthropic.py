@@ -12,7 +12,6 @@ another attempt, as a 503 is (retries.py).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import httpx
@@ -26,8 +25,6 @@ from gateway.upstreams.anthropic.requests import to_anthropic
 from gateway.upstreams.entry import Deployment
 from gateway.upstreams.llm import ChunkStream, Completed, Completion, speaks
 from gateway.upstreams.providers.http import HttpClient, ResponseStream
-
-log = logging.getLogger("gateway.upstream")
 
 VERSION = "2023-06-01"  # the API version of a translated request: the one that takes sampling parameters
 PASSED_HEADERS = ("anthropic-version", "anthropic-beta")

@@ -12,7 +12,6 @@ which it always asks for.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import httpx
@@ -23,8 +22,6 @@ from gateway.upstreams.llm import Chunk, ChunkStream, Completed, Completion, Str
 from gateway.upstreams.providers.http import HttpClient, ResponseStream
 from gateway.upstreams.providers.openai_responses import ResponseEvents, to_chat_completion
 from gateway.upstreams.providers.openai_sse import merge
-
-log = logging.getLogger("gateway.upstream")
 
 PATHS = {"chat": "chat/completions", "embeddings": "embeddings", "models": "models", "responses": "responses"}
 NATIVE = frozenset({"chat", "responses"})  # what OpenAI's and Azure's own APIs serve
