@@ -16,10 +16,12 @@ read from /proc (all threads), so it includes persistence, logging and middlewar
     python -m bench.run --rounds 1 --targets pg-text --workloads tenk   # 10,000 concurrent streams
     python -m bench.run --targets pg-v1,pg-messages-anthropic,pg-messages,pg-v1-anthropic   # Anthropic's API
 
-A target is DATABASE-FORMAT[-httpx|-routed|-traced|-w2|-anthropic]: DATABASE pg or sqlite, FORMAT text, openai,
+A target is DATABASE-FORMAT[-httpx|-routed|-traced|-w2|-anthropic|-mock]: DATABASE pg or sqlite, FORMAT text, openai,
 sse, v1 (/v1/chat/completions with stream: true) or messages (/v1/messages with stream: true), `-anthropic`
 with the fake Anthropic upstream (bench/fake_anthropic) as the only one (so `messages-anthropic` is passed
-through, `messages` and `v1-anthropic` translated), `-traced` with OpenTelemetry on, exporting to
+through, `messages` and `v1-anthropic` translated), `-mock` with no upstream but the built-in mock at the pace
+of the run's `tenk` workload (one socket a stream, so `tenk` reaches 10,000 streams under a descriptor limit
+of 20,000; its first token is the body's first byte), `-traced` with OpenTelemetry on, exporting to
 bench/otlp_sink.py, `-w2` two uvicorn workers free to use both cores (which the fake upstream and the
 load generator use too: core 1 is theirs with one worker); or `bare`, the least a relay can do (bench/bare_relay.py:
 pure ASGI over aiohttp, bytes passed through, nothing parsed, stored or logged), the floor for
@@ -81,7 +83,7 @@ def main() -> int:
         print(f"file descriptors: {limit} a process (ulimit -n)", file=sys.stderr)
         if limit < 2 * most + 100:  # a relayed stream holds two in the gateway
             print(f"warning: {most} streams need {2 * most + 100} in the gateway: raise the hard limit, or "
-                  f"--streams {(limit - 100) // 2}", file=sys.stderr)  # fmt: skip
+                  f"--streams {(limit - 100) // 2}, or a -mock target (one a stream)", file=sys.stderr)  # fmt: skip
     rounds = 1 if args.smoke else args.rounds
     wanted = args.targets.split(",")
     if (os.cpu_count() or 1) > 1:
@@ -153,6 +155,10 @@ def main() -> int:
                         anthropic_file(workdir / "anthropic.yaml", f"http://127.0.0.1:{anthropic.port}")
                     )
                     env["BENCH_ANTHROPIC_KEY"] = "sk-ant-bench"
+                elif transport == "mock":  # no upstream: the built-in mock, at the `tenk` workload's pace
+                    del env["OPENAI_API_KEY"], env["OPENAI_BASE_URL"]
+                    paces = [w.delay for w in workloads if w.name == "tenk"]
+                    env["MOCK_DELAY_SECONDS"] = str(paces[0] if paces else 0.02)
                 elif transport == "traced" and sink is not None:
                     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink.port}"
                     env["OTEL_SERVICE_NAME"] = "llm-gateway-bench"
@@ -166,7 +172,8 @@ def main() -> int:
             if fmt in FORMATS:  # as the OpenAI and Anthropic SDKs call it, streaming
                 targets.append(Target(name, server, *FORMATS[fmt], databases[kind]))
             else:
-                targets.append(Target(name, server, f"/stream?stream_format={fmt}", "prompt", databases[kind]))
+                body_key = "mock" if transport == "mock" else "prompt"
+                targets.append(Target(name, server, f"/stream?stream_format={fmt}", body_key, databases[kind]))
 
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
         for round_ in range(rounds):

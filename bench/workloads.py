@@ -61,10 +61,13 @@ class Target:
 
 def request_body(body_key: str, workload: Workload) -> dict[str, Any]:
     """The workload's request: OpenAI's chat completion ("messages"), Anthropic's Messages API
-    ("anthropic") or the gateway's own ("prompt")."""
+    ("anthropic") or the gateway's own ("prompt"; "mock": one the built-in mock answers in `chunks`
+    words, its pace the gateway's MOCK_DELAY_SECONDS)."""
     prompt = f"bench [[chunks={workload.chunks} delay={workload.delay}{' tools' if workload.tools else ''}]]"
     if body_key == "prompt":
         return {"prompt": prompt}
+    if body_key == "mock":
+        return {"prompt": "Tell me about tides", "max_tokens": workload.chunks}
     body: dict[str, Any] = {"model": "bench", "messages": [{"role": "user", "content": prompt}], "stream": True}
     if body_key == "anthropic":
         body["max_tokens"] = 2 * workload.chunks + 100
@@ -85,18 +88,26 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def markers(body_key: str, workload: Workload) -> tuple[bytes, bytes]:
+    """What the load generator times as the first token and the last: the fakes' `tok0` and
+    `tok<N-1>`; the mock's first byte (its words are its own), and no last."""
+    if body_key == "mock":
+        return b"", b""
+    return b"tok0", f"tok{workload.chunks - 1}".encode()
+
+
 async def warm_up(port: int, path: str, body_key: str, concurrency: int, ramp: float = 0.0) -> None:
     """One-chunk streams at the workload's concurrency, not measured: the measured window opens
     no upstream connection."""
-    body = request_body(body_key, Workload("warm-up", concurrency, concurrency, 1, 0.0))
-    request = loadgen.post_request("127.0.0.1", port, path, body)
-    await loadgen.run("127.0.0.1", port, request, concurrency, concurrency, b"tok0", ramp=ramp)
+    warming = Workload("warm-up", concurrency, concurrency, 1, 0.0)
+    request = loadgen.post_request("127.0.0.1", port, path, request_body(body_key, warming))
+    await loadgen.run("127.0.0.1", port, request, concurrency, concurrency, markers(body_key, warming)[0], ramp=ramp)
 
 
 async def measure(target: Target, workload: Workload) -> dict[str, float]:
     body = request_body(target.body_key, workload)
     request = loadgen.post_request("127.0.0.1", target.server.port, target.path, body)
-    last = f"tok{workload.chunks - 1}".encode()
+    first, last = markers(target.body_key, workload)
     # A warm-up at the workload's concurrency (one-chunk streams, not measured): every target starts
     # with as many upstream connections open as it needs. The fake upstream closes idle ones after
     # 5 s, so without it whichever target came first after a pause paid for opening them (1,000 in
@@ -121,7 +132,7 @@ async def measure(target: Target, workload: Workload) -> dict[str, float]:
         request,
         workload.total,
         workload.concurrency,
-        b"tok0",
+        first,
         last,
         ramp=workload.ramp,
     )
