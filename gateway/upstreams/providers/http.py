@@ -153,7 +153,12 @@ class HttpClient:
             error_body = b""
         finally:
             await response.aclose()
-        raise refusal(response.status_code, error_body, response.headers.get("retry-after"), self.is_answer(url))
+        raise self.refused(response.status_code, error_body, response.headers.get("retry-after"), url)
+
+    def refused(self, status: int, body: bytes, retry_after: str | None, url: httpx.URL) -> Exception:
+        """What a status other than 200 becomes (retries.py); a provider whose error bodies say more
+        than their status reads them first."""
+        return refusal(status, body, retry_after, self.is_answer(url))
 
     def is_answer(self, url: httpx.URL) -> bool:
         """Whether a 404 from this URL says the model is unknown (a chat route) rather than the route."""
