@@ -195,10 +195,12 @@ def model_resource(model: str) -> dict[str, Any]:
         "thinking": thinks_by_default(model),
     }
 
+
+if __name__ == "__main__":
     import argparse
 
     import uvicorn
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description="A fake of Google's LLM upstreams")
     parser.add_argument("--port", type=int, default=9200)
     uvicorn.run(app, host="127.0.0.1", port=parser.parse_args().port, log_level="warning")
