@@ -42,7 +42,11 @@ def entries(google_url: str, openai_url: str) -> list[dict[str, Any]]:
     return [
         {
             "model_name": "gemini",
-            "litellm_params": {"model": f"gemini/{THINKER}", "api_key": "os.environ/GEMINI_KEY", "api_base": google_url},
+            "litellm_params": {
+                "model": f"gemini/{THINKER}",
+                "api_key": "os.environ/GEMINI_KEY",
+                "api_base": google_url,
+            },
             "model_info": {"id": "ai-studio"},
         },
         {
@@ -140,7 +144,11 @@ def test_streamed_tool_calls_carry_their_thought_signatures_to_the_next_turn(
             "role": "assistant",
             "content": None,
             "tool_calls": [
-                {"id": call["id"], "type": "function", "function": {"name": "get_weather", "arguments": call["arguments"]}}
+                {
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": call["arguments"]},
+                }
             ],
         },
         {"role": "tool", "tool_call_id": call["id"], "content": '{"temperature": 21}'},
@@ -201,10 +209,15 @@ def test_the_stream_route_and_the_responses_api_are_answered_by_gemini(server: U
 
 def test_embeddings_are_one_vector_an_input(server: UvicornProcess, google_url: str) -> None:
     listed = sdk(server).embeddings.create(model="gemini-embedding", input=["one", "two"], dimensions=4)
-    assert [len(item.embedding) for item in listed.data] == [4, 4] and listed.data[0].embedding != listed.data[1].embedding
+    assert [len(item.embedding) for item in listed.data] == [4, 4] and listed.data[0].embedding != listed.data[
+        1
+    ].embedding
     batch = sent(google_url)[-1]
     assert batch["path"] == "/v1beta/models/gemini-embedding-fake:batchEmbedContents"
-    assert [r["content"] for r in batch["body"]["requests"]] == [{"parts": [{"text": "one"}]}, {"parts": [{"text": "two"}]}]
+    assert [r["content"] for r in batch["body"]["requests"]] == [
+        {"parts": [{"text": "one"}]},
+        {"parts": [{"text": "two"}]},
+    ]
 
 
 def test_a_quota_error_fails_over_to_another_provider_and_a_bad_request_is_the_answer(
