@@ -163,7 +163,7 @@ def test_streamed_tool_calls_carry_their_thought_signatures_to_the_next_turn(
     }
     assert signature["body"]["tools"] == [
         {"functionDeclarations": [{"name": "get_weather", "description": "The weather in a city",
-                                   "parametersJsonSchema": WEATHER["function"]["parameters"]}]}  # type: ignore[index]
+                                   "parametersJsonSchema": WEATHER["function"]["parameters"]}]}
     ]  # fmt: skip
     forged = [*follow[:1], {**follow[1], "tool_calls": [{**follow[1]["tool_calls"][0], "id": "call_x__thought__QUJD"}]}]
     refused = httpx.post(

@@ -106,7 +106,7 @@ def test_claude_on_vertex_is_relayed_to_an_anthropic_client_as_vertex_sent_it(
 def test_claude_on_vertex_keeps_its_thinking_signatures_through_a_tool_loop(server: UvicornProcess) -> None:
     sdk = claude(server)
     asked = [{"role": "user", "content": "Weather in Paris?"}]
-    tool = {"name": "get_weather", "input_schema": WEATHER["function"]["parameters"]}  # type: ignore[index]
+    tool = {"name": "get_weather", "input_schema": WEATHER["function"]["parameters"]}
     thinking = {"type": "enabled", "budget_tokens": 1024}
     first = sdk.messages.create(model="claude", max_tokens=2048, messages=asked, tools=[tool], thinking=thinking)
     assert [block.type for block in first.content] == ["thinking", "tool_use"] and first.stop_reason == "tool_use"
@@ -131,7 +131,7 @@ def test_chat_clients_get_vertex_claude_and_vertex_gemini_translated(server: Uvi
     called = client.chat.completions.create(
         model="gemini",
         messages=[{"role": "user", "content": "Weather in Paris?"}],
-        tools=[WEATHER],  # type: ignore[list-item]
+        tools=[WEATHER],
     )
     assert called.choices[0].finish_reason == "tool_calls" and called.choices[0].message.tool_calls
     sent = seen(google_url, "vertex-gemini")[-1]
