@@ -19,8 +19,7 @@ read from /proc (all threads), so it includes persistence, logging and middlewar
 
 A target is DATABASE-FORMAT[-httpx|-routed|-traced|-w2|-anthropic|-gemini|-mock]: DATABASE pg or sqlite, FORMAT
 text, openai, sse, v1 (/v1/chat/completions with stream: true) or messages (/v1/messages with stream: true),
-`-anthropic`
-with the fake Anthropic upstream (bench/fake_anthropic) as the only one (so `messages-anthropic` is passed
+`-anthropic` with the fake Anthropic upstream (bench/fake_anthropic) as the only one (so `messages-anthropic` is passed
 through, `messages` and `v1-anthropic` translated), `-gemini` with the fake Google upstream (bench/fake_google)
 as the only one, Gemini's native stream translated (`v1-gemini`; its calls come whole, so not in `tools`),
 `-mock` with no upstream but the built-in mock at the pace

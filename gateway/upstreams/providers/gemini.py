@@ -12,13 +12,11 @@ is the operator's credentials, not the client's bad request; gemini/errors.py).
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import httpx
 import orjson
 
-from gateway.errors import GatewayError
 from gateway.settings import Settings
 from gateway.upstreams.entry import Deployment
 from gateway.upstreams.gemini import embeddings
@@ -29,12 +27,9 @@ from gateway.upstreams.gemini.requests import to_gemini
 from gateway.upstreams.llm import ChunkStream, Completed, Completion
 from gateway.upstreams.providers.google_token import AccessToken
 from gateway.upstreams.providers.http import HttpClient, ResponseStream
-from gateway.upstreams.retries import Retryable, refusal
-
-log = logging.getLogger("gateway.upstream")
+from gateway.upstreams.retries import refusal
 
 VERSION = "v1beta"  # AI Studio's, where LiteLLM and most clients ask, and new fields land first
-MODELS_SECONDS = 60.0
 
 
 class Gemini(HttpClient):
@@ -56,7 +51,6 @@ class Gemini(HttpClient):
         super().__init__(settings, transport, self.models_url.netloc, credentials)
         self.default_model = deployment.model if deployment.model != "*" else settings.openai_model
         self._urls: dict[tuple[str, str], httpx.URL] = {}
-        self._models: tuple[float, list[str]] | None = None
 
     def url(self, model: str, method: str) -> httpx.URL:
         """A model's method's URL (made once a model and method)."""
@@ -104,19 +98,17 @@ class Gemini(HttpClient):
         return Completed(orjson.dumps(listed), listed)
 
     async def models(self) -> list[str]:
-        """AI Studio's models (its model list, read at most once a minute); Vertex's configured one."""
+        """AI Studio's models (its model list, HttpClient.listed_models); Vertex's configured one."""
         if self.token is not None:
             return [self.default_model]
-        now = asyncio.get_running_loop().time()
-        if self._models is not None and now - self._models[0] < MODELS_SECONDS:
-            return self._models[1]
-        names = [self.default_model]
-        try:
-            listed = await self.whole("GET", self.models_url, None, "", await self.credentials())
-            found = [m.get("name") for m in listed.body.get("models") or () if isinstance(m, dict)]
-            names = [n.removeprefix("models/") for n in found if isinstance(n, str)] or names
-        except (GatewayError, Retryable) as exc:
-            reason = exc.message if isinstance(exc, GatewayError) else exc.final.message
-            log.info("the upstream lists no models (%s); listing %s", reason, self.default_model)
-        self._models = (now, names)
-        return names
+        return await self.listed_models(self.models_url, self.default_model, await self.credentials(), model_names)
+
+    def left_out(self, completion: Completion) -> tuple[str, ...]:
+        """What of a chat request Gemini's API has no place for."""
+        return tuple(to_gemini(completion)[1])
+
+
+def model_names(page: dict[str, Any]) -> list[str]:
+    """The names of a page of Gemini's models (`models/<name>`)."""
+    found = [m.get("name") for m in page.get("models") or () if isinstance(m, dict)]
+    return [name.removeprefix("models/") for name in found if isinstance(name, str)]

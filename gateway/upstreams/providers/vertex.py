@@ -43,7 +43,6 @@ class VertexClaude(Anthropic):
         self.urls = {"models": httpx.URL(f"{base}/v1/{where}/publishers/anthropic/models")}
         HttpClient.__init__(self, settings, transport, self.urls["models"].netloc, [])
         self.default_model = deployment.model if deployment.model != "*" else settings.openai_model
-        self._models = None
 
     def request(self, completion: Completion, stream: bool) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
         body, headers = super().request(completion, stream)
