@@ -57,7 +57,7 @@ bench-10k: install
 	$(BIN)/python -m bench.run --rounds 1 --targets pg-text,pg-text-mock --workloads tenk $(BENCH_ARGS)
 
 bench-smoke: install
-	$(BIN)/python -m bench.run --smoke --targets bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx,pg-text-routed,pg-text-traced,pg-text-w2,pg-messages,pg-messages-anthropic,pg-v1-anthropic,pg-text-mock
+	$(BIN)/python -m bench.run --smoke --targets bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,sqlite-text,pg-text-httpx,pg-text-routed,pg-text-traced,pg-text-w2,pg-messages,pg-messages-anthropic,pg-v1-anthropic,pg-v1-gemini,pg-text-mock
 	$(BIN)/python -m bench.search --records 20000
 	$(BIN)/python -m bench.profile short --mode turns --requests 50
 	$(BIN)/python -m bench.failover --requests 20 --rounds 1

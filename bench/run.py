@@ -15,11 +15,14 @@ read from /proc (all threads), so it includes persistence, logging and middlewar
     python -m bench.run --targets pg-text,pg-text-w2        # one worker on one core against two on both
     python -m bench.run --rounds 1 --targets pg-text --workloads tenk   # 10,000 concurrent streams
     python -m bench.run --targets pg-v1,pg-messages-anthropic,pg-messages,pg-v1-anthropic   # Anthropic's API
+    python -m bench.run --targets pg-v1,pg-v1-gemini        # OpenAI relayed against Gemini translated
 
-A target is DATABASE-FORMAT[-httpx|-routed|-traced|-w2|-anthropic|-mock]: DATABASE pg or sqlite, FORMAT text, openai,
-sse, v1 (/v1/chat/completions with stream: true) or messages (/v1/messages with stream: true), `-anthropic`
-with the fake Anthropic upstream (bench/fake_anthropic) as the only one (so `messages-anthropic` is passed
-through, `messages` and `v1-anthropic` translated), `-mock` with no upstream but the built-in mock at the pace
+A target is DATABASE-FORMAT[-httpx|-routed|-traced|-w2|-anthropic|-gemini|-mock]: DATABASE pg or sqlite, FORMAT
+text, openai, sse, v1 (/v1/chat/completions with stream: true) or messages (/v1/messages with stream: true),
+`-anthropic` with the fake Anthropic upstream (bench/fake_anthropic) as the only one (so `messages-anthropic` is passed
+through, `messages` and `v1-anthropic` translated), `-gemini` with the fake Google upstream (bench/fake_google)
+as the only one, Gemini's native stream translated (`v1-gemini`; its calls come whole, so not in `tools`),
+`-mock` with no upstream but the built-in mock at the pace
 of the run's `tenk` workload (one socket a stream, so `tenk` reaches 10,000 streams under a descriptor limit
 of 20,000; its first token is the body's first byte), `-traced` with OpenTelemetry on, exporting to
 bench/otlp_sink.py, `-w2` two uvicorn workers free to use both cores (which the fake upstream and the
@@ -48,7 +51,9 @@ from bench.report import log_findings, report
 from bench.servers import PG_ADMIN_URL, Server, migrate, pg_admin, upstreams_file
 from bench.workloads import FULL, SCALE, SMOKE, Target, measure
 
-DEFAULT_TARGETS = "bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,pg-messages-anthropic,pg-messages,sqlite-text"
+DEFAULT_TARGETS = (
+    "bare,fastapi,pg-text,pg-openai,pg-sse,pg-v1,pg-messages-anthropic,pg-messages,pg-v1-gemini,sqlite-text"
+)
 # Where each FORMAT is served, and in which body.
 FORMATS = {"v1": ("/v1/chat/completions", "messages"), "messages": ("/v1/messages", "anthropic")}
 
@@ -59,6 +64,13 @@ def anthropic_file(path: Path, base: str) -> Path:
         "model_name": "*",
         "litellm_params": {"model": "anthropic/*", "api_base": base, "api_key": "os.environ/BENCH_ANTHROPIC_KEY"},
     }
+    path.write_text(json.dumps({"model_list": [entry]}))
+    return path
+
+
+def gemini_file(path: Path, base: str) -> Path:
+    """A GATEWAY_CONFIG whose every model is Gemini's native API (AI Studio's) at `base` (the fake's)."""
+    entry = {"model_name": "*", "litellm_params": {"model": "gemini/*", "api_base": base, "api_key": "os.environ/GK"}}
     path.write_text(json.dumps({"model_list": [entry]}))
     return path
 
@@ -136,6 +148,10 @@ def main() -> int:
         if any(name.endswith("-anthropic") for name in wanted):  # the fake Anthropic upstream, beside the other
             app = "bench.fake_anthropic.server:app"
             servers.append(anthropic := Server("anthropic", app, 1, {}, workdir / "anthropic.log"))
+        google = None
+        if any(name.endswith("-gemini") for name in wanted):  # the fake Google upstream, beside the others
+            app = "bench.fake_google.server:app"
+            servers.append(google := Server("google", app, 1, {}, workdir / "google.log"))
         for name in wanted:
             if name in ("bare", "fastapi"):
                 continue
@@ -155,6 +171,9 @@ def main() -> int:
                         anthropic_file(workdir / "anthropic.yaml", f"http://127.0.0.1:{anthropic.port}")
                     )
                     env["BENCH_ANTHROPIC_KEY"] = "sk-ant-bench"
+                elif transport == "gemini" and google is not None:
+                    config = gemini_file(workdir / "gemini.yaml", f"http://127.0.0.1:{google.port}")
+                    env.update(GATEWAY_CONFIG=str(config), GK="fake-gemini-key")
                 elif transport == "mock":  # no upstream: the built-in mock, at the `tenk` workload's pace
                     del env["OPENAI_API_KEY"], env["OPENAI_BASE_URL"]
                     paces = [w.delay for w in workloads if w.name == "tenk"]
@@ -179,8 +198,8 @@ def main() -> int:
         for round_ in range(rounds):
             for workload in workloads:
                 for target in targets:
-                    if workload.tools and target.body_key == "prompt":
-                        continue  # /stream's formats carry text only; a tool call is an API's chunks
+                    if workload.tools and (target.body_key == "prompt" or target.name.endswith("-gemini")):
+                        continue  # /stream's formats carry text only; Gemini's calls come whole, not in fragments
                     figures = asyncio.run(measure(target, workload))
                     results.setdefault((workload.name, target.name), []).append(figures)
                     print(

@@ -243,6 +243,15 @@ def fake_anthropic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture(scope="session")
+def fake_google_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornProcess]:
+    log = tmp_path_factory.mktemp("fake") / "fake-google.log"
+    process = UvicornProcess("bench.fake_google.server:app", free_port(), {}, log)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
 def fakes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[UvicornProcess]]:
     """Three fake OpenAI servers, for routing across upstreams."""
     folder = tmp_path_factory.mktemp("fakes")

@@ -1,10 +1,11 @@
-"""The LLM interface (llm.py) and everything behind it: the configuration file of upstreams
-(LiteLLM's shape: config.py, each entry read by entry.py), each provider's client (providers/:
-OpenAI's API and the compatible ones, Responses included, Anthropic's, the mock; which prefix is
-which client in providers/catalogue.py), the one translation between chat completions and
-Anthropic's Messages (anthropic/), the HTTP transport, what a failure is worth (retries.py), each
-upstream's health and cool-downs, the candidates of a model, failover, and the router that puts
-them together. Knows nothing of Starlette, the database or the caller.
+"""The LLM interface (llm.py) and everything behind it: the configuration file of upstreams (LiteLLM's
+shape: config.py, each entry read by entry.py), each provider's client (providers/: OpenAI's API and
+the compatible ones, Responses included, Anthropic's, Google's, the mock; which prefix is which
+client in providers/catalogue.py), the one translation between chat completions and Anthropic's
+Messages (anthropic/), and between chat completions and Gemini's API (gemini/), the HTTP transport,
+what a failure is worth (retries.py), each upstream's health and cool-downs, the candidates of a
+model, failover, and the router that puts them together. Knows nothing of Starlette, the database or
+the caller.
 
 May import: the top's leaves, observability.
 Public: `llm` (its names), `config` (its names), `entry.Deployment`, `router.Router`,

@@ -4,6 +4,7 @@ prices and the APIs it serves as they are. A `ConfigError`'s text names the entr
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ ENTRY_KEYS = {"model_name", "litellm_params", "model_info", "rpm"}  # rpm: here 
 COST_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost",
              "cache_creation_input_token_cost")  # fmt: skip
 PARAM_KEYS = {"model", "api_base", "api_key", "api_version", "rpm", "timeout", "weight", *COST_KEYS}
+# Vertex AI's (LiteLLM's names, and their vertex_ai_ aliases): read by _vertex, for vertex_ai only.
+VERTEX_KEYS = {"vertex_project", "vertex_location", "vertex_credentials"}
+PARAM_KEYS |= VERTEX_KEYS | {key.replace("vertex_", "vertex_ai_") for key in VERTEX_KEYS}
 INFO_KEYS = {"id", "supported_endpoints", *COST_KEYS}
 # The client APIs an upstream may serve as they are, by the routes LiteLLM's `supported_endpoints` names.
 ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/messages": "messages"}
@@ -23,8 +27,7 @@ ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/
 # believes a setting holds that does not.
 LITELLM_ONLY = {
     "tpm", "max_parallel_requests", "stream_timeout", "max_retries", "organization", "region_name",
-    "aws_access_key_id", "aws_secret_access_key", "aws_region_name", "vertex_project", "vertex_location",
-    "vertex_credentials", "custom_llm_provider",
+    "aws_access_key_id", "aws_secret_access_key", "aws_region_name", "custom_llm_provider",
     "base_model", "mode", "litellm_credential_name", "api_type", "tenant_id", "client_id", "client_secret",
     "azure_ad_token", "rpm_limit", "tpm_limit", "redis_host", "redis_port", "redis_password",
     "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "retry_policy",
@@ -53,6 +56,17 @@ class Deployment:
     price: tuple[float, float, float | None, float | None] | None = None
     # The APIs it serves as they are (`model_info.supported_endpoints`): empty for its provider's own.
     apis: frozenset[str] = frozenset()
+    vertex: Vertex | None = None  # a vertex_ai upstream's project, location and credentials
+
+
+@dataclass(frozen=True)
+class Vertex:
+    """Where a Vertex AI upstream is (its Google Cloud project and location) and whose it is: a
+    key file's JSON (a service account's, usually), or None for Application Default Credentials."""
+
+    project: str
+    location: str
+    credentials: str | None = field(default=None, repr=False)
 
 
 class Bad(ValueError):
@@ -119,7 +133,11 @@ def read(entry: Any, index: int, env: Mapping[str, str]) -> Deployment:
     if provider not in PROVIDERS:
         raise Bad(f"{where}.litellm_params.model: provider {provider!r} is not one of {', '.join(sorted(PROVIDERS))}")
     known = PROVIDERS[provider]
+    vertex = _vertex(params, where, env) if provider == "vertex_ai" else None
+    if vertex is None and any(key.startswith("vertex_") for key in params):
+        raise Bad(f"{where}.litellm_params: vertex_project, vertex_location and vertex_credentials are vertex_ai's")
     api_base = params.get("api_base") or next((env[n] for n in known.bases if env.get(n)), known.api_base)
+    api_base = api_base or (vertex_base(vertex.location) if vertex is not None else "")
     if known.client != "mock":
         if not api_base:
             variables = " or ".join(known.bases)
@@ -163,6 +181,7 @@ def read(entry: Any, index: int, env: Mapping[str, str]) -> Deployment:
         weight=float(number(weight, f"{where}.litellm_params.weight", low=0)),
         price=price,
         apis=apis,
+        vertex=vertex,
     )
 
 
@@ -176,3 +195,58 @@ def _apis(value: Any, where: str) -> frozenset[str]:
     if unknown:
         raise Bad(f"{where}: {unknown[0]!r} is not one of {', '.join(ENDPOINTS)}")
     return frozenset(ENDPOINTS[item] for item in value)
+
+
+def vertex_base(location: str) -> str:
+    """Vertex AI's address for a location: regional, global, or a multi-region's (us, eu)."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    if location in ("us", "eu"):
+        return f"https://aiplatform.{location}.rep.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
+
+
+def _vertex(params: dict[str, Any], where: str, env: Mapping[str, str]) -> Vertex:
+    """A vertex_ai entry's project, location and credentials, as LiteLLM reads them: the entry's
+    (`os.environ/NAME` taken too), else VERTEXAI_PROJECT, VERTEXAI_LOCATION (us-central1 when
+    none), VERTEXAI_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS; credentials are a key file's
+    path or its JSON (the JSON only from the environment); without any, Application Default
+    Credentials; the project, when none is given, the key file's `project_id`."""
+    if params.get("api_key") is not None:
+        raise Bad(f"{where}.litellm_params.api_key: vertex_ai is called with vertex_credentials, not a key")
+
+    def given(name: str, variables: tuple[str, ...]) -> Any:
+        value = params.get(name, params.get(name.replace("vertex_", "vertex_ai_")))
+        if isinstance(value, str) and ENVIRONMENT.fullmatch(value):
+            return _secret(value, f"{where}.litellm_params.{name}", env)
+        return value if value is not None else next((env[n] for n in variables if env.get(n)), None)
+
+    credentials = given("vertex_credentials", ("VERTEXAI_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS"))
+    info: str | None = None
+    if credentials is not None:
+        if not isinstance(credentials, str) or not credentials.strip():
+            raise Bad(f"{where}.litellm_params.vertex_credentials must be a key file's path")
+        written = params.get("vertex_credentials", params.get("vertex_ai_credentials"))
+        if credentials.lstrip().startswith("{"):
+            if isinstance(written, str) and not ENVIRONMENT.fullmatch(written):
+                raise Bad(f"{where}.litellm_params.vertex_credentials: a key is never written in the file")
+            info = credentials
+        else:
+            try:
+                with open(credentials, encoding="utf-8") as file:
+                    info = file.read()
+            except OSError as exc:
+                raise Bad(f"{where}: vertex_credentials {credentials!r} cannot be read: {exc.strerror}") from None
+        try:
+            parsed = json.loads(info)
+        except ValueError:
+            raise Bad(f"{where}: vertex_credentials is not a key file's JSON") from None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
+            raise Bad(f"{where}: vertex_credentials is not a Google key file (it names no type)")
+    project = given("vertex_project", ("VERTEXAI_PROJECT",)) or (json.loads(info).get("project_id") if info else None)
+    if not isinstance(project, str) or not project:
+        raise Bad(f"{where}.litellm_params.vertex_project is required for vertex_ai (or set VERTEXAI_PROJECT)")
+    location = given("vertex_location", ("VERTEXAI_LOCATION", "VERTEX_LOCATION")) or "us-central1"
+    if not isinstance(location, str) or not re.fullmatch(r"[a-z0-9-]+", location):
+        raise Bad(f"{where}.litellm_params.vertex_location must be a location's name (us-central1, global…)")
+    return Vertex(project, location, info)

@@ -69,15 +69,22 @@ class Anthropic(HttpClient):
             return ()
         return tuple(translated(completion)[1])
 
+    async def endpoint(self, model: str, stream: bool) -> tuple[httpx.URL, list[tuple[bytes, bytes]]]:
+        """Where a Messages request for a model goes, and the headers a request adds (Anthropic's
+        key is among every request's; Vertex's Claude, providers/vertex.py, is asked elsewhere)."""
+        return self.urls["messages"], []
+
     async def open(self, completion: Completion) -> ChunkStream:
         body, headers = self.request(completion, stream=True)
-        response = await self.acquire("POST", self.urls["messages"], body, completion.request_id, headers)
+        url, credentials = await self.endpoint(completion.model, stream=True)
+        response = await self.acquire("POST", url, body, completion.request_id, headers + credentials)
         raw = completion.relay_raw and completion.api == "messages"
         return ResponseStream(response, self.events(response, EventReader(raw)))
 
     async def complete(self, completion: Completion) -> Completed:
         body, headers = self.request(completion, stream=False)
-        answered = await self.whole("POST", self.urls["messages"], body, completion.request_id, headers)
+        url, credentials = await self.endpoint(completion.model, stream=False)
+        answered = await self.whole("POST", url, body, completion.request_id, headers + credentials)
         return Completed(answered.raw, to_chat_completion(answered.body, f"chatcmpl-{completion.request_id}"))
 
     async def count_tokens(self, body: dict[str, Any], headers: tuple[tuple[str, str], ...], request_id: str) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Provider:
-    client: str  # which client speaks to it: openai, azure, anthropic, mock
+    client: str  # which client speaks to it: openai, azure, anthropic, gemini, vertex_ai, mock
     api_base: str = ""  # its address when neither the file nor the environment gives one ("": required)
     keys: tuple[str, ...] = ()  # the variables its key is read from, in order, when the file names none
     bases: tuple[str, ...] = ()  # the variables its address is read from, in order
@@ -37,6 +37,9 @@ PROVIDERS: dict[str, Provider] = {
     "hosted_vllm": Provider("openai", "", ("HOSTED_VLLM_API_KEY",), ("HOSTED_VLLM_API_BASE",), needs_key=False, otel="vllm"),
     "anthropic": Provider("anthropic", "https://api.anthropic.com", ("ANTHROPIC_API_KEY",), ("ANTHROPIC_API_BASE",), otel="anthropic"),
     "mock": Provider("mock", needs_key=False, otel="mock"),
+    # Google's, in their native API (providers/gemini.py, vertex.py); Vertex's address comes from its location.
+    "gemini": Provider("gemini", "https://generativelanguage.googleapis.com", ("GEMINI_API_KEY",), ("GEMINI_API_BASE",), otel="gcp.gemini"),
+    "vertex_ai": Provider("vertex_ai", "", (), ("VERTEXAI_API_BASE",), needs_key=False, otel="gcp.vertex_ai"),
     "groq": _compatible("https://api.groq.com/openai/v1", "GROQ_API_KEY", "groq", "no logprobs, logit_bias, messages[].name, n > 1"),
     "mistral": Provider("openai", "https://api.mistral.ai/v1", ("MISTRAL_AZURE_API_KEY", "MISTRAL_API_KEY"), ("MISTRAL_AZURE_API_BASE",), otel="mistral_ai", suffix="/v1", note="refuses unknown fields (422): n, penalties, messages[].name"),
     "codestral": _compatible("https://codestral.mistral.ai/v1", "CODESTRAL_API_KEY", "mistral_ai", "as mistral"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, Protocol
 
 import httpx
@@ -71,19 +71,22 @@ class HttpClient:
             await self.transport.aclose()
 
     async def listed_models(
-        self, url: httpx.URL, default: str, extra: list[tuple[bytes, bytes]] | None = None
+        self,
+        url: httpx.URL,
+        default: str,
+        extra: list[tuple[bytes, bytes]] | None = None,
+        ids: Callable[[dict[str, Any]], list[str]] | None = None,
     ) -> list[str]:
-        """The ids of the upstream's models (a page of `{"data": [{"id": …}]}` at `url`), read at
-        most once a minute; `default` alone when it has no such route or cannot be reached."""
+        """The ids of the upstream's models (a page of `{"data": [{"id": …}]}` at `url`, or what
+        `ids` reads of another shape), read at most once a minute; `default` alone when it has no
+        such route or cannot be reached."""
         now = asyncio.get_running_loop().time()
         if self._models is not None and now - self._models[0] < MODELS_SECONDS:
             return self._models[1]
         names = [default]
         try:
             listed = await self.whole("GET", url, None, "", extra)
-            data = listed.body.get("data")
-            found = [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)] if data else []
-            names = found or names
+            names = (ids or data_ids)(listed.body) or names
         except (GatewayError, Retryable) as exc:
             reason = exc.message if isinstance(exc, GatewayError) else exc.final.message
             log.info("the upstream lists no models (%s); listing %s", reason, default)
@@ -153,7 +156,12 @@ class HttpClient:
             error_body = b""
         finally:
             await response.aclose()
-        raise refusal(response.status_code, error_body, response.headers.get("retry-after"), self.is_answer(url))
+        raise self.refused(response.status_code, error_body, response.headers.get("retry-after"), url)
+
+    def refused(self, status: int, body: bytes, retry_after: str | None, url: httpx.URL) -> Exception:
+        """What a status other than 200 becomes (retries.py); a provider whose error bodies say more
+        than their status reads them first."""
+        return refusal(status, body, retry_after, self.is_answer(url))
 
     def is_answer(self, url: httpx.URL) -> bool:
         """Whether a 404 from this URL says the model is unknown (a chat route) rather than the route."""
@@ -221,6 +229,12 @@ async def drain(read: Read) -> None:
                     pass
     except (TimeoutError, httpx.HTTPError):  # the answer is whole: only the connection is lost
         pass
+
+
+def data_ids(page: dict[str, Any]) -> list[str]:
+    """The ids of an OpenAI-shaped page of models."""
+    data = page.get("data")
+    return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)] if data else []
 
 
 async def read_bounded(response: httpx.Response, limit: int) -> bytes:
